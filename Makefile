@@ -1,0 +1,41 @@
+# The project's interface: `make run`, `make test`, `make lint`, `make build`, `make bench`.
+# Every target sets up what it needs on a fresh machine (a virtualenv from pinned requirements).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/hub/requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: setup test lint format run build bench lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements-dev.txt layers/hub/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Re-pin requirements-dev.txt from requirements-dev.in (needs the package registry).
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet --upgrade pip && .lockenv/bin/pip install --quiet -r requirements-dev.in
+	.lockenv/bin/pip freeze | grep -v '^-e' > requirements-dev.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,207 @@
+"""Configuration: the operator's campaigns, the contact store, provider limits and base URLs.
+
+The campaign document is TOML (``config.example.toml`` at the project root documents every field).
+It is read once per cold start from the file named by ``HUB_CONFIG``, or in AWS from the SSM
+parameter named by ``HUB_CONFIG_PARAMETER``, and validated by the models below: a missing or wrong
+setting fails at cold start with a message naming it.
+
+Provider keys never live in the document itself in AWS: a key is a reference to a Secrets Manager
+secret or an SSM SecureString, read through Powertools parameters with a cache. Only a local
+configuration may hold a key inline (``value``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import CampaignNotFound, ConfigurationError
+from .models import Provider
+from .throttle import Rate
+
+DEFAULT_BASE_URLS: dict[Provider, str] = {
+    Provider.VIRAL_LOOPS: "https://app.viral-loops.com/api",
+    Provider.GROWSURF: "https://api.growsurf.com/v2",
+    Provider.SPARKLOOP: "https://api.sparkloop.app/v1",
+    Provider.LOOPS: "https://app.loops.so/api/v1",
+}
+
+BASE_URL_ENV: dict[Provider, str] = {
+    Provider.VIRAL_LOOPS: "VIRAL_LOOPS_API_URL",
+    Provider.GROWSURF: "GROWSURF_API_URL",
+    Provider.SPARKLOOP: "SPARKLOOP_API_URL",
+    Provider.LOOPS: "LOOPS_API_URL",
+}
+
+# The providers' documented limits (SPEC.md, Throttling).
+DEFAULT_RATE_LIMITS: dict[Provider, Rate] = {
+    Provider.VIRAL_LOOPS: Rate(requests=300, per_seconds=60),
+    Provider.GROWSURF: Rate(requests=30, per_seconds=5, concurrency=3),
+    Provider.SPARKLOOP: Rate(requests=60, per_seconds=60),
+    Provider.LOOPS: Rate(requests=10, per_seconds=1),
+}
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeyRef(_Strict):
+    """Where a key lives: exactly one of ``secret``, ``parameter`` or ``value``.
+
+    ``secret`` names a Secrets Manager secret (name or ARN); when the secret is a JSON object,
+    ``field`` names the member holding the key. ``parameter`` names an SSM SecureString.
+    ``value`` holds the key inline, for a local configuration only.
+    """
+
+    secret: str | None = None
+    parameter: str | None = None
+    value: SecretStr | None = None
+    field: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KeyRef:
+        given = [name for name in ("secret", "parameter", "value") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("a key needs exactly one of 'secret', 'parameter' or 'value'")
+        if self.field is not None and self.secret is None:
+            raise ValueError("'field' only applies to a Secrets Manager 'secret'")
+        return self
+
+    def describe(self) -> str:
+        """Where the key lives, for messages; never the key itself."""
+        if self.secret is not None:
+            return f"secret '{self.secret}'"
+        if self.parameter is not None:
+            return f"parameter '{self.parameter}'"
+        return "inline value"
+
+
+class RateLimitConfig(_Strict):
+    requests: int = Field(gt=0)
+    per_seconds: float = Field(gt=0)
+    concurrency: int = Field(default=0, ge=0)
+
+    def to_rate(self) -> Rate:
+        return Rate(self.requests, self.per_seconds, self.concurrency)
+
+
+class ProviderConfig(_Strict):
+    """Per-provider settings the operator may change; unset ones take the documented defaults."""
+
+    rate_limit: RateLimitConfig | None = None
+
+
+class CampaignConfig(_Strict):
+    """One referral campaign, named by the operator."""
+
+    provider: Literal[Provider.VIRAL_LOOPS, Provider.GROWSURF, Provider.SPARKLOOP]
+    campaign_id: str = Field(min_length=1)
+    key: KeyRef
+    webhook_secret: KeyRef | None = None
+
+
+class ContactsConfig(_Strict):
+    """The contact store the hub keeps in step with the referral program."""
+
+    provider: Literal[Provider.LOOPS] = Provider.LOOPS
+    key: KeyRef
+
+
+class HubConfig(_Strict):
+    """The whole configuration document."""
+
+    campaigns: dict[str, CampaignConfig] = Field(default_factory=dict)
+    contacts: ContactsConfig | None = None
+    providers: dict[Provider, ProviderConfig] = Field(default_factory=dict)
+
+    @field_validator("campaigns")
+    @classmethod
+    def _names(cls, campaigns: dict[str, CampaignConfig]) -> dict[str, CampaignConfig]:
+        for name in campaigns:
+            if not name or "/" in name or name != name.strip():
+                raise ValueError(f"campaign name '{name}' must be non-empty, without '/' or surrounding spaces")
+        return campaigns
+
+    def campaign(self, name: str) -> CampaignConfig:
+        """The campaign called ``name``, or :class:`CampaignNotFound`."""
+        try:
+            return self.campaigns[name]
+        except KeyError:
+            raise CampaignNotFound(f"no campaign named '{name}' is configured") from None
+
+    def rate(self, provider: Provider) -> Rate:
+        """The rate limit in force for ``provider``: the configured one, else the documented one."""
+        configured = self.providers.get(provider)
+        if configured is not None and configured.rate_limit is not None:
+            return configured.rate_limit.to_rate()
+        return DEFAULT_RATE_LIMITS[provider]
+
+
+def base_url(provider: Provider) -> str:
+    """The provider's base URL up to its API version: the override from the environment, else the real one."""
+    return os.environ.get(BASE_URL_ENV[provider]) or DEFAULT_BASE_URLS[provider]
+
+
+def parse_config(text: str, source: str) -> HubConfig:
+    """Validate a configuration document (TOML, or JSON when it starts with ``{``)."""
+    try:
+        data: Any = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"configuration {source} is not valid TOML or JSON: {exc}") from None
+    try:
+        return HubConfig.model_validate(data)
+    except PydanticValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"configuration {source} is invalid: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def load_config() -> HubConfig:
+    """The configuration of this process, read once: ``HUB_CONFIG`` (a file) or ``HUB_CONFIG_PARAMETER`` (SSM)."""
+    path = os.environ.get("HUB_CONFIG")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return parse_config(handle.read(), f"file '{path}'")
+        except OSError as exc:
+            raise ConfigurationError(f"HUB_CONFIG names '{path}', which cannot be read: {exc.strerror}") from None
+    parameter = os.environ.get("HUB_CONFIG_PARAMETER")
+    if parameter:
+        from aws_lambda_powertools.utilities import parameters
+
+        text = parameters.get_parameter(parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+        return parse_config(str(text), f"parameter '{parameter}'")
+    raise ConfigurationError("no configuration: set HUB_CONFIG (a file) or HUB_CONFIG_PARAMETER (an SSM parameter)")
+
+
+def resolve_key(ref: KeyRef) -> str:
+    """The key itself, from where ``ref`` says it lives (cached by Powertools for a few minutes)."""
+    if ref.value is not None:
+        return ref.value.get_secret_value()
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        if ref.parameter is not None:
+            return str(parameters.get_parameter(ref.parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS))
+        assert ref.secret is not None
+        raw = str(parameters.get_secret(ref.secret, max_age=SECRET_MAX_AGE_SECONDS))
+    except parameters.exceptions.GetParameterError:
+        raise ConfigurationError(f"the key in {ref.describe()} cannot be read") from None
+    if ref.field is None:
+        return raw
+    try:
+        value = json.loads(raw)[ref.field]
+    except (ValueError, KeyError, TypeError):
+        raise ConfigurationError(f"{ref.describe()} has no JSON field '{ref.field}'") from None
+    return str(value)

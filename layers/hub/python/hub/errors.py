@@ -1,0 +1,144 @@
+"""Domain errors of the hub: the codes of SPEC.md's code table, free of any HTTP knowledge.
+
+Provider clients and operations raise these; the API's one exception handler turns them into a status
+code and the ``{"error": {...}}`` body, and the SQS consumers decide on them whether a row is retried
+or failed. Messages are written for the hub's user and never carry a provider key or secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HubError(Exception):
+    """Base of every error the hub reports to its user."""
+
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, Any]:
+        """The SPEC's error body: ``{"error": {"code", "message", "details"}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ValidationError(HubError):
+    """A request, a row or a provider answer says an input is missing or invalid."""
+
+    code = "VALIDATION_ERROR"
+
+
+class Unauthorized(HubError):
+    """No or a wrong API key, or a webhook whose signature or token fails."""
+
+    code = "UNAUTHORIZED"
+
+
+class NotFound(HubError):
+    """Something the caller named does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class CampaignNotFound(NotFound):
+    code = "CAMPAIGN_NOT_FOUND"
+
+
+class ParticipantNotFound(NotFound):
+    code = "PARTICIPANT_NOT_FOUND"
+
+
+class RewardNotFound(NotFound):
+    code = "REWARD_NOT_FOUND"
+
+
+class JobNotFound(NotFound):
+    code = "JOB_NOT_FOUND"
+
+
+class Conflict(HubError):
+    """The request contradicts the provider's state."""
+
+    code = "CONFLICT"
+
+
+class AlreadyConverted(Conflict):
+    code = "ALREADY_CONVERTED"
+
+
+class AlreadyRedeemed(Conflict):
+    code = "ALREADY_REDEEMED"
+
+
+class EmailTaken(Conflict):
+    code = "EMAIL_TAKEN"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class RateLimited(HubError):
+    """The hub, or a provider after the hub's retries, refuses more requests for now."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ProviderThrottled(RateLimited):
+    """A provider answered 429 and kept answering it until the retry budget ran out.
+
+    Bulk consumers treat it as "try this row later", never as the row's failure.
+    """
+
+
+class Unsupported(HubError):
+    """The campaign's provider has no such operation."""
+
+    code = "UNSUPPORTED_OPERATION"
+
+    def __init__(self, provider: str, operation: str):
+        super().__init__(
+            f"{provider} has no '{operation}' operation",
+            details=[{"provider": provider, "operation": operation}],
+        )
+        self.provider = provider
+        self.operation = operation
+
+
+class ProviderError(HubError):
+    """The provider answered with an error the hub cannot pass on as the user's fault."""
+
+    code = "PROVIDER_ERROR"
+
+
+class ProviderAuthFailed(ProviderError):
+    """The provider refused the hub's key for it: a configuration problem of the operator's."""
+
+    code = "PROVIDER_AUTH_FAILED"
+
+
+class ProviderUnavailable(HubError):
+    """The provider refused the connection or kept answering 5xx."""
+
+    code = "PROVIDER_UNAVAILABLE"
+
+
+class ProviderTimeout(HubError):
+    """The provider did not answer in time, after the retries."""
+
+    code = "PROVIDER_TIMEOUT"
+
+
+class ConfigurationError(HubError):
+    """The hub's own configuration is missing or wrong; raised at cold start, naming the setting."""
+
+    code = "CONFIGURATION_ERROR"

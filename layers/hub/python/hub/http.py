@@ -1,0 +1,269 @@
+"""HTTP plumbing shared by every provider client.
+
+One :class:`ProviderHttp` per client: one ``requests.Session`` (connections reused across warm
+invocations), explicit connect and read timeouts, and a retry loop with exponential backoff and full
+jitter on 429, 5xx, connection errors and timeouts. urllib3's ``Retry`` covers much of that, but it
+retries inside the connection pool where the rate limiter cannot see the attempts, and it knows
+nothing of GrowSurf's ``GrowSurf-Retry-After-*-Milliseconds`` headers; so the loop is here, and it
+reuses urllib3's parser for the standard ``Retry-After`` header.
+
+A 4xx other than 429 is never retried: it is handed to the client's error mapper, which turns the
+provider's documented error into a domain error. URLs are logged without their query string, since
+some providers take a key there, and no header is ever logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from urllib3.util.retry import Retry
+
+from .errors import (
+    Conflict,
+    HubError,
+    NotFound,
+    ProviderAuthFailed,
+    ProviderError,
+    ProviderThrottled,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    ValidationError,
+)
+from .throttle import RateLimiter, Unlimited
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "referral-hub/1.0"
+_GROWSURF_RETRY_HEADER = re.compile(r"^growsurf-retry-after-.*-milliseconds$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one call tries.
+
+    ``attempts`` counts the first try. ``budget`` bounds the whole call in seconds (waits and
+    attempts together): no retry starts that could not finish within it, so a caller behind API
+    Gateway answers in bounded time. A provider asking for a wait longer than ``max_retry_after`` is
+    not waited for within the call; the caller gets :class:`ProviderThrottled` with that wait.
+    """
+
+    attempts: int = 4
+    backoff_base: float = 0.2
+    backoff_max: float = 4.0
+    max_retry_after: float = 10.0
+    budget: float = 25.0
+    connect_timeout: float = 3.05
+    read_timeout: float = 8.0
+
+
+@dataclass(frozen=True)
+class ProviderResponse:
+    """What an error mapper gets: the status and the parsed body (a dict, a list, text or None)."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+    @property
+    def message(self) -> str:
+        """The provider's own error text, from the fields providers use for it."""
+        body = self.body
+        if isinstance(body, dict):
+            for field in ("error", "message", "detail", "msg"):
+                value = body.get(field)
+                if isinstance(value, str) and value:
+                    return value
+                if isinstance(value, dict) and isinstance(value.get("message"), str):
+                    return str(value["message"])
+        if isinstance(body, str) and body.strip():
+            return body.strip()[:300]
+        return f"HTTP {self.status}"
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The wait a provider asks for: ``Retry-After`` (seconds or HTTP date) or GrowSurf's headers.
+
+    GrowSurf answers a 429 with one ``GrowSurf-Retry-After-<window>-Milliseconds`` header per limit
+    window it counts (per 5 s, per minute, per hour); the longest of them is the one that matters.
+    """
+    waits: list[float] = []
+    for name, value in headers.items():
+        if _GROWSURF_RETRY_HEADER.match(name):
+            try:
+                waits.append(float(value) / 1000.0)
+            except ValueError:
+                continue
+    if waits:
+        return max(0.0, max(waits))
+    header = headers.get("Retry-After")
+    if header is None:
+        return None
+    try:
+        return max(0.0, Retry().parse_retry_after(header))
+    except Exception:  # urllib3 raises InvalidHeader on garbage; a garbage header means "no advice"
+        return None
+
+
+def default_error(provider: str, response: ProviderResponse) -> HubError:
+    """The mapping every provider shares; clients refine it with their documented errors."""
+    status, message = response.status, response.message
+    if status in (400, 422):
+        return ValidationError(f"{provider} rejected the request: {message}")
+    if status in (401, 403):
+        return ProviderAuthFailed(f"{provider} refused the hub's API key for this campaign; check its configuration")
+    if status == 404:
+        return NotFound(f"{provider}: {message}")
+    if status == 409:
+        return Conflict(f"{provider}: {message}")
+    return ProviderError(f"{provider} answered HTTP {status}: {message}")
+
+
+ErrorMapper = Callable[[ProviderResponse], HubError]
+
+
+class ProviderHttp:
+    """Calls one provider's API: base URL, auth headers, timeouts, retries, rate limit, error mapping."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str],
+        error_mapper: ErrorMapper | None = None,
+        limiter: RateLimiter | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter or Unlimited()
+        self.policy = policy or RetryPolicy()
+        self._error_mapper = error_mapper or (lambda response: default_error(provider, response))
+        self._sleep = sleep
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Accept": "application/json", "User-Agent": USER_AGENT, **dict(headers)},
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send one call, retrying what is worth retrying; return the parsed JSON body (or None)."""
+        policy = self.policy
+        url = f"{self.base_url}{path}"
+        started = time.monotonic()
+        failure: HubError | None = None
+        for attempt in range(1, policy.attempts + 1):
+            remaining = policy.budget - (time.monotonic() - started)
+            try:
+                with self.limiter.slot(max_wait=max(0.0, remaining)):
+                    response = self.session.request(
+                        method,
+                        url,
+                        params=_clean(params),
+                        json=json,
+                        headers=dict(headers) if headers else None,
+                        timeout=(policy.connect_timeout, policy.read_timeout),
+                    )
+            except RateLimited as exc:
+                # The hub's own limiter could not give a slot within the call's budget.
+                raise ProviderThrottled(exc.message, retry_after=exc.retry_after) from None
+            except requests.Timeout:
+                failure = ProviderTimeout(f"{self.provider} did not answer within {policy.read_timeout:g}s")
+                wait = None
+            except requests.ConnectionError:
+                failure = ProviderUnavailable(f"{self.provider} could not be reached")
+                wait = None
+            else:
+                self._log(method, path, response.status_code, attempt, started)
+                if response.status_code < 400:
+                    return _parse(self.provider, response)
+                parsed = ProviderResponse(response.status_code, _body(response), response.headers)
+                if response.status_code == 429:
+                    wait = retry_after_seconds(response.headers)
+                    failure = ProviderThrottled(
+                        f"{self.provider} is rate limiting the hub; try again shortly",
+                        retry_after=wait if wait is not None else policy.backoff_max,
+                    )
+                    if wait is not None and wait > policy.max_retry_after:
+                        raise failure
+                elif response.status_code >= 500:
+                    wait = retry_after_seconds(response.headers) if response.status_code == 503 else None
+                    failure = (
+                        ProviderUnavailable(f"{self.provider} is unavailable (HTTP 503)")
+                        if response.status_code == 503
+                        else ProviderError(f"{self.provider} failed with HTTP {response.status_code}")
+                    )
+                else:
+                    raise self._error_mapper(parsed)
+            if failure is not None and not isinstance(failure, ProviderThrottled):
+                logger.warning(
+                    "provider call failed",
+                    extra={"provider": self.provider, "method": method, "path": path, "attempt": attempt},
+                )
+            if attempt == policy.attempts:
+                break
+            delay = wait if wait is not None else self._backoff(attempt)
+            elapsed = time.monotonic() - started
+            if elapsed + delay + policy.connect_timeout >= policy.budget:
+                break
+            self._sleep(delay)
+        assert failure is not None
+        raise failure
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter")."""
+        return random.uniform(0, min(self.policy.backoff_max, self.policy.backoff_base * 2 ** (attempt - 1)))
+
+    def _log(self, method: str, path: str, status: int, attempt: int, started: float) -> None:
+        logger.debug(
+            "provider call",
+            extra={
+                "provider": self.provider,
+                "method": method,
+                "path": path,
+                "status": status,
+                "attempt": attempt,
+                "elapsedMs": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+
+
+def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Drop unset query parameters; render booleans the way the providers document them."""
+    if not params:
+        return None
+    return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in params.items() if v is not None}
+
+
+def _body(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _parse(provider: str, response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise ProviderError(f"{provider} answered with a body that is not JSON") from None

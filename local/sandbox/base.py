@@ -1,0 +1,302 @@
+"""What every sandbox provider shares: a real HTTP server on loopback, request recording, fault
+injection, latency and the provider's rate limit.
+
+A sandbox is a stateful fake of one provider, faithful to its reference document. It serves three
+uses: the tests (in-process, through the Python API below), the local run's embedded default, and
+the benchmarks (another process, through the ``/_sandbox/...`` control routes). It never ships to
+Lambda.
+
+Control routes (JSON), beside the provider's own routes:
+
+- ``GET /_sandbox/requests``: what the provider received, oldest first; ``DELETE`` forgets it.
+- ``POST /_sandbox/faults``: ``{"status": 500, "times": 2, "delay": 0, "headers": {}, "body": ...,
+  "path": "/substring", "method": "POST"}``: the next ``times`` matching requests get that answer;
+  with ``delay`` and no ``status`` the request is answered normally, but only after ``delay`` seconds
+  (a timeout for a client with a shorter read timeout). ``DELETE`` clears them.
+- ``POST /_sandbox/latency``: ``{"seconds": 0.05}`` added to every answer.
+- ``POST /_sandbox/rate-limit``: ``{"requests": 50, "perSeconds": 1, "concurrency": 0}``, or ``null``
+  to lift it; answers over it are 429 in the provider's own way.
+- ``GET /_sandbox/stats``: counts of requests and of 429s answered.
+- ``POST /_sandbox/reset``: forget all state, faults and requests (the rate limit stays).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+CONTROL_PREFIX = "/_sandbox"
+
+
+@dataclass
+class Received:
+    """One request as the provider saw it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+    at: float = field(default_factory=time.time)
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+@dataclass
+class Fault:
+    """An answer forced onto the next ``times`` matching requests."""
+
+    status: int | None = None
+    times: int = 1
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    path: str | None = None
+    method: str | None = None
+
+    def matches(self, request: Request) -> bool:
+        if self.path is not None and self.path not in request.path:
+            return False
+        return self.method is None or self.method.upper() == request.method
+
+
+@dataclass
+class SandboxRate:
+    requests: int
+    per_seconds: float
+    concurrency: int = 0
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+Handler = Callable[..., Response]
+
+
+class Sandbox:
+    """Base of the four sandbox providers.
+
+    Subclasses set ``name`` and ``prefix`` (the base URL path up to and including the API version, as
+    the clients' ``*_API_URL`` variables hold it), list their routes in ``rules()`` (paths relative to
+    the prefix, endpoints naming methods of the subclass), and answer ``authenticate`` and
+    ``rate_limited`` the provider's way. Handlers take the request and the route's arguments and
+    return a :class:`Response`; they run under ``self.lock``.
+    """
+
+    name = "sandbox"
+    prefix = ""
+
+    def __init__(self, *, api_key: str = "sandbox-key", rate: SandboxRate | None = None):
+        self.api_key = api_key
+        self.rate = rate
+        self.lock = threading.RLock()
+        self.received: list[Received] = []
+        self.faults: deque[Fault] = deque()
+        self.latency = 0.0
+        self.throttled = 0
+        self._window: deque[float] = deque()
+        self._in_flight = 0
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._map = Map([Rule(self.prefix + rule.rule, **_rule_kwargs(rule)) for rule in self.rules()])
+        self.reset_state()
+
+    # -- what a provider defines ------------------------------------------------------------------
+
+    def rules(self) -> list[Rule]:
+        raise NotImplementedError
+
+    def reset_state(self) -> None:
+        """Forget the provider's data (participants, rewards...)."""
+
+    def authenticate(self, request: Request) -> Response | None:
+        """None when the request carries the right key, else the provider's refusal."""
+        raise NotImplementedError
+
+    def rate_limited(self, retry_after: float) -> Response:
+        """The provider's 429."""
+        return json_response({"error": "Too many requests"}, 429, {"Retry-After": str(max(1, round(retry_after)))})
+
+    # -- Python API for tests ---------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on loopback in a background thread; return the base URL a client is configured with."""
+        self._server = make_server(host, port, self, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.name}", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "the sandbox is not started"
+        return f"http://{self._server.host}:{self._server.port}{self.prefix}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def inject(self, status: int | None = None, *, times: int = 1, **kwargs: Any) -> None:
+        """Force ``status`` (or a ``delay``) onto the next ``times`` matching requests."""
+        with self.lock:
+            self.faults.append(Fault(status=status, times=times, **kwargs))
+
+    def set_rate_limit(self, rate: SandboxRate | None) -> None:
+        with self.lock:
+            self.rate = rate
+            self._window.clear()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.received.clear()
+            self.faults.clear()
+            self.latency = 0.0
+            self.throttled = 0
+            self._window.clear()
+            self.reset_state()
+
+    def requests_to(self, path_suffix: str, method: str | None = None) -> list[Received]:
+        """Received requests whose path ends with ``path_suffix`` (and of ``method``, if given)."""
+        return [
+            r
+            for r in list(self.received)
+            if r.path.endswith(path_suffix) and (method is None or r.method == method.upper())
+        ]
+
+    # -- WSGI -------------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        response = self._control(request) if request.path.startswith(CONTROL_PREFIX) else self._serve(request)
+        return response(environ, start_response)
+
+    def _serve(self, request: Request) -> Response:
+        body = request.get_data(cache=True)
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = body.decode("utf-8", "replace")
+        with self.lock:
+            self.received.append(
+                Received(request.method, request.path, dict(request.args), dict(request.headers), parsed)
+            )
+            fault = self._take_fault(request)
+            throttle_wait = self._throttle()
+            if throttle_wait is None:
+                self._in_flight += 1
+            latency = self.latency
+        try:
+            if latency:
+                time.sleep(latency)
+            if fault is not None:
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.status is not None:
+                    return json_response(
+                        fault.body if fault.body is not None else {"error": "Injected failure"},
+                        fault.status,
+                        fault.headers,
+                    )
+            if throttle_wait is not None:
+                with self.lock:
+                    self.throttled += 1
+                return self.rate_limited(throttle_wait)
+            refusal = self.authenticate(request)
+            if refusal is not None:
+                return refusal
+            try:
+                endpoint, args = self._map.bind_to_environ(request.environ).match()
+            except NotFound:
+                return json_response({"error": f"Not found: {request.method} {request.path}"}, 404)
+            except MethodNotAllowed:
+                return json_response({"error": f"Method {request.method} not allowed"}, 405)
+            except HTTPException as exc:
+                return json_response({"error": exc.description}, exc.code or 400)
+            with self.lock:
+                handler: Handler = getattr(self, endpoint)
+                return handler(request, **args)
+        finally:
+            if throttle_wait is None:
+                with self.lock:
+                    self._in_flight -= 1
+
+    def _take_fault(self, request: Request) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(request):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _throttle(self) -> float | None:
+        """Count this request against the limit; None if it may go, else the seconds until it could."""
+        if self.rate is None:
+            return None
+        now = time.monotonic()
+        while self._window and self._window[0] <= now - self.rate.per_seconds:
+            self._window.popleft()
+        if self.rate.concurrency and self._in_flight >= self.rate.concurrency:
+            return 1.0
+        if len(self._window) >= self.rate.requests:
+            return self._window[0] + self.rate.per_seconds - now
+        self._window.append(now)
+        return None
+
+    def _control(self, request: Request) -> Response:
+        action = request.path[len(CONTROL_PREFIX) :].strip("/")
+        payload = request.get_json(silent=True) if request.method == "POST" else None
+        with self.lock:
+            if action == "requests" and request.method == "GET":
+                return json_response([asdict(r) for r in self.received])
+            if action == "requests" and request.method == "DELETE":
+                self.received.clear()
+                return json_response({"cleared": True})
+            if action == "faults" and request.method == "POST":
+                self.inject(**(payload or {}))
+                return json_response({"faults": len(self.faults)})
+            if action == "faults" and request.method == "DELETE":
+                self.faults.clear()
+                return json_response({"faults": 0})
+            if action == "latency" and request.method == "POST":
+                self.latency = float((payload or {}).get("seconds", 0))
+                return json_response({"latency": self.latency})
+            if action == "rate-limit" and request.method == "POST":
+                self.set_rate_limit(
+                    None
+                    if not payload
+                    else SandboxRate(
+                        int(payload["requests"]), float(payload["perSeconds"]), int(payload.get("concurrency", 0))
+                    )
+                )
+                return json_response({"rateLimit": None if self.rate is None else asdict(self.rate)})
+            if action == "stats" and request.method == "GET":
+                return json_response({"requests": len(self.received), "throttled": self.throttled})
+            if action == "reset" and request.method == "POST":
+                self.reset()
+                return json_response({"reset": True})
+        return self.control(request, action, payload)
+
+    def control(self, request: Request, action: str, payload: Any) -> Response:
+        """Provider-specific control routes (seeding data); subclasses extend it."""
+        return json_response({"error": f"unknown sandbox control '{action}'"}, 404)
+
+
+def _rule_kwargs(rule: Rule) -> dict[str, Any]:
+    return {"endpoint": rule.endpoint, "methods": sorted(rule.methods or [])}
