@@ -137,7 +137,11 @@ class Sandbox:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on loopback in a background thread; return the base URL a client is configured with."""
         self._server = make_server(host, port, self, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.name}", daemon=True)
+        server = self._server
+        # A short poll interval: shutdown() waits up to one interval, and tests start many sandboxes.
+        self._thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.05), name=f"sandbox-{self.name}", daemon=True
+        )
         self._thread.start()
         return self.base_url
 

@@ -205,3 +205,29 @@ def resolve_key(ref: KeyRef) -> str:
     except (ValueError, KeyError, TypeError):
         raise ConfigurationError(f"{ref.describe()} has no JSON field '{ref.field}'") from None
     return str(value)
+
+
+class RuntimeSettings(_Strict):
+    """How hard a provider call tries, from the environment (a function's timeout bounds it).
+
+    ``HUB_HTTP_ATTEMPTS``, ``HUB_HTTP_READ_TIMEOUT_SECONDS``, ``HUB_HTTP_BUDGET_SECONDS``: an API
+    function keeps the budget under API Gateway's 29 seconds; a queue consumer may allow more.
+    """
+
+    attempts: int = Field(default=4, ge=1, le=10)
+    read_timeout: float = Field(default=8.0, gt=0)
+    budget: float = Field(default=20.0, gt=0)
+
+    @classmethod
+    def from_env(cls) -> RuntimeSettings:
+        names = {
+            "attempts": "HUB_HTTP_ATTEMPTS",
+            "read_timeout": "HUB_HTTP_READ_TIMEOUT_SECONDS",
+            "budget": "HUB_HTTP_BUDGET_SECONDS",
+        }
+        values = {field: os.environ[env] for field, env in names.items() if os.environ.get(env)}
+        try:
+            return cls.model_validate(values)
+        except PydanticValidationError as exc:
+            problems = "; ".join(f"{names[str(err['loc'][0])]}: {err['msg']}" for err in exc.errors())
+            raise ConfigurationError(f"invalid environment: {problems}") from None

@@ -1,0 +1,25 @@
+"""POST /campaigns/{campaign}/participants: add a participant (201), or answer the existing one (200)."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from hub import api
+from hub.idempotency import Outcome
+from hub.programs import program_for
+from hub.schemas import AddParticipantRequest
+
+app = api.make_app()
+
+
+@app.post("/campaigns/<campaign>/participants")
+def add_participant(campaign: str) -> Response:
+    request = api.parse_body(app, AddParticipantRequest)
+    program = program_for(campaign)
+
+    def action() -> Outcome:
+        participant, created = program.add_participant(request)
+        return Outcome(201 if created else 200, {**participant.to_wire(), "created": created})
+
+    return api.write(app, "addParticipant", request, action, scope=campaign)
+
+
+lambda_handler = api.entrypoint(app)

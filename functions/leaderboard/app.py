@@ -1,0 +1,19 @@
+"""GET /campaigns/{campaign}/leaderboard: ranked participants, paged (?limit=, ?cursor=)."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from hub import api
+from hub.programs import program_for
+
+app = api.make_app()
+
+
+@app.get("/campaigns/<campaign>/leaderboard")
+def leaderboard(campaign: str) -> Response:
+    limit = api.query_int(app, "limit", default=20, minimum=1, maximum=100)
+    cursor = app.current_event.get_query_string_value("cursor")
+    page = program_for(campaign).leaderboard(cursor, limit)
+    return api.json_response(200, page.to_wire())
+
+
+lambda_handler = api.entrypoint(app)

@@ -1,0 +1,25 @@
+"""POST /contacts/sync: upsert a contact in Loops (and send an event), or copy referral stats onto it."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from hub import api
+from hub.contacts import sync_contact
+from hub.idempotency import Outcome
+from hub.schemas import ContactSyncRequest
+
+app = api.make_app()
+
+
+@app.post("/contacts/sync")
+def sync() -> Response:
+    request = api.parse_body(app, ContactSyncRequest)
+    key = api.idempotency_key(app)
+    return api.write(
+        app,
+        "syncContact",
+        request,
+        lambda: Outcome(200, sync_contact(request, idempotency_key=key)),
+    )
+
+
+lambda_handler = api.entrypoint(app)

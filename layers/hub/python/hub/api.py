@@ -1,0 +1,239 @@
+"""What every API function shares: the resolver, the one error map, body parsing, exactly-once writes
+and the Lambda entry point with the Powertools decorators in their fixed order.
+
+A function's ``app.py`` declares its route on ``app = api.make_app()``, parses its body with
+:func:`parse_body`, calls the operation, and exports ``lambda_handler = api.entrypoint(app)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from . import idempotency
+from .errors import (
+    ConfigurationError,
+    Conflict,
+    HubError,
+    NotFound,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    Unauthorized,
+    Unsupported,
+    ValidationError,
+)
+from .schemas import check_email
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=Enum)
+
+# The one place where domain errors become HTTP statuses (most specific class first).
+STATUS_BY_ERROR: list[tuple[type[HubError], int]] = [
+    (ValidationError, 422),
+    (Unauthorized, 401),
+    (NotFound, 404),
+    (Conflict, 409),
+    (RateLimited, 429),
+    (Unsupported, 501),
+    (ProviderError, 502),
+    (ProviderUnavailable, 503),
+    (ProviderTimeout, 504),
+    (ConfigurationError, 500),
+]
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def status_for(error: HubError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+def error_response(error: HubError, status: int | None = None) -> Response:
+    headers = None
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        headers = {"Retry-After": str(max(1, round(error.retry_after)))}
+    return json_response(status or status_for(error), error.to_dict(), headers)
+
+
+def make_app() -> APIGatewayRestResolver:
+    """A resolver with the hub's error map installed."""
+    app = APIGatewayRestResolver()
+
+    @app.exception_handler(HubError)
+    def _hub_error(error: HubError) -> Response:
+        status = status_for(error)
+        log = logger.error if status >= 500 else logger.info
+        log("request failed", extra={"code": error.code, "status": status})
+        return error_response(error, status)
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response:
+        event = app.current_event
+        return error_response(NotFound(f"no route {event.http_method} {event.path}", code="ROUTE_NOT_FOUND"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(_: Exception) -> Response:
+        logger.exception("unexpected error")
+        return json_response(500, HubError("the hub failed unexpectedly; the error is logged").to_dict())
+
+    return app
+
+
+def parse_body(app: APIGatewayRestResolver, model: type[M]) -> M:
+    """The request body validated into ``model``; a bad body is a VALIDATION_ERROR naming each field."""
+    raw = app.current_event.body
+    if not raw:
+        raise ValidationError("the request needs a JSON body", details=[{"field": "body", "message": "is empty"}])
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ValidationError(
+            "the request body is not valid JSON", details=[{"field": "body", "message": str(exc)}]
+        ) from None
+    if not isinstance(data, dict):
+        raise ValidationError(
+            "the request body must be a JSON object", details=[{"field": "body", "message": "is not an object"}]
+        )
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError("the request body is invalid", details=validation_details(exc)) from None
+
+
+def validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors as the SPEC's details: which field (camelCase, dotted) and why."""
+    details = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "body"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "is not a field of this request"
+        details.append({"field": field, "message": message})
+    return details
+
+
+def path_email(value: str) -> str:
+    """An email taken from the path, checked like one in a body."""
+    try:
+        return check_email(value)
+    except ValueError as exc:
+        raise ValidationError(
+            "the email in the path is invalid", details=[{"field": "email", "message": str(exc)}]
+        ) from None
+
+
+def query_enum(app: APIGatewayRestResolver, name: str, enum: type[E]) -> E | None:
+    """An optional query parameter that must be one of ``enum``'s values."""
+    value = app.current_event.get_query_string_value(name)
+    if value is None:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(str(member.value) for member in enum)
+        raise ValidationError(
+            f"the query parameter '{name}' is invalid",
+            details=[{"field": name, "message": f"must be one of {allowed}"}],
+        ) from None
+
+
+def query_int(app: APIGatewayRestResolver, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    """An optional whole-number query parameter within bounds."""
+    value = app.current_event.get_query_string_value(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if not minimum <= number <= maximum:
+        raise ValidationError(
+            f"the query parameter '{name}' is invalid",
+            details=[{"field": name, "message": f"must be a whole number from {minimum} to {maximum}"}],
+        )
+    return number
+
+
+def idempotency_key(app: APIGatewayRestResolver) -> str | None:
+    key = app.current_event.get_header_value("Idempotency-Key", case_sensitive=False)
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        raise ValidationError(
+            "the Idempotency-Key header is invalid",
+            details=[
+                {
+                    "field": "Idempotency-Key",
+                    "message": f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters",
+                }
+            ],
+        )
+    return key
+
+
+def write(
+    app: APIGatewayRestResolver,
+    operation: str,
+    request: BaseModel,
+    action: Callable[[], idempotency.Outcome],
+    *,
+    scope: str = "",
+    natural_key: tuple[str, ...] | None = None,
+) -> Response:
+    """Run a write exactly once and answer it.
+
+    With an ``Idempotency-Key`` header the key is ``operation``, ``scope`` (the campaign) and the
+    header; the payload checked on reuse is the request. Without it, ``natural_key`` (when given)
+    deduplicates for the configured window; with neither, the write simply runs.
+    """
+    header = idempotency_key(app)
+    payload = request.model_dump(mode="json")
+    if header is not None:
+        outcome = idempotency.run_once(f"{operation}#{scope}#key#{header}", payload, action)
+    elif natural_key is not None:
+        key = "#".join((operation, scope, "natural", *(part.lower() for part in natural_key)))
+        outcome = idempotency.run_once(key, payload, action, window=idempotency.NATURAL_KEY_WINDOW_SECONDS)
+    else:
+        outcome = action()
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return json_response(outcome.status, outcome.body, headers)
+
+
+def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler of an API function: logger context (correlation id), metrics, tracer."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        idempotency.register_lambda_context(context)
+        return app.resolve(event, context)
+
+    return lambda_handler

@@ -1,0 +1,80 @@
+"""The contact store (Loops): upserting contacts, sending events, copying referral stats onto contacts."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any
+
+from .config import load_config, resolve_key
+from .errors import ConfigurationError
+from .models import Participant, Provider
+from .programs import limiter_for, program_for, retry_policy
+from .providers.loops import LoopsClient
+from .schemas import ContactSyncRequest
+
+_clients: dict[str, LoopsClient] = {}
+_lock = threading.Lock()
+
+
+def loops_client() -> LoopsClient:
+    """The Loops client of the configured contact store, rebuilt when its key changes."""
+    config = load_config()
+    if config.contacts is None:
+        raise ConfigurationError("no contact store is configured: add a [contacts] section to the configuration")
+    key = resolve_key(config.contacts.key)
+    with _lock:
+        if key not in _clients:
+            _clients.clear()
+            _clients[key] = LoopsClient(key, limiter=limiter_for(Provider.LOOPS, config), policy=retry_policy())
+        return _clients[key]
+
+
+def referral_properties(participant: Participant) -> dict[str, Any]:
+    """The referral stats a contact carries, as Loops contact properties."""
+    referrer = participant.referrer
+    return {
+        "referralCampaign": participant.campaign,
+        "referralCode": participant.referral_code,
+        "referralShareUrl": participant.share_url,
+        "referralCount": participant.referral_count,
+        "referralRank": participant.rank,
+        "referredByEmail": referrer.email if referrer else None,
+        "referredByCode": referrer.referral_code if referrer else None,
+    }
+
+
+def sync_contact(request: ContactSyncRequest, *, idempotency_key: str | None = None) -> dict[str, Any]:
+    """Upsert the contact (with the campaign's referral stats when ``campaign`` is given), then send
+    the optional event. The event carries an idempotency key so a retried sync never sends it twice."""
+    properties = dict(request.properties)
+    if request.campaign is not None:
+        participant = program_for(request.campaign).get_participant(request.email)
+        properties.update(referral_properties(participant))
+        first_name = request.first_name or participant.first_name
+        last_name = request.last_name or participant.last_name
+    else:
+        first_name, last_name = request.first_name, request.last_name
+    properties = {key: value for key, value in properties.items() if value is not None}
+    client = loops_client()
+    answer = client.update_contact(
+        request.email, first_name=first_name, last_name=last_name, user_id=request.user_id, properties=properties
+    )
+    result: dict[str, Any] = {
+        "email": request.email,
+        "contactId": answer.get("id") if isinstance(answer, dict) else None,
+        "properties": properties,
+        "eventSent": None,
+    }
+    if request.event is not None:
+        client.send_event(
+            request.email,
+            request.event.name,
+            properties=dict(request.event.properties),
+            # Loops takes keys of at most 100 characters; a digest of the caller's key fits any key.
+            idempotency_key=hashlib.sha256(f"syncContact:{idempotency_key}".encode()).hexdigest()
+            if idempotency_key
+            else None,
+        )
+        result["eventSent"] = request.event.name
+    return result

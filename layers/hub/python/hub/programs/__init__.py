@@ -1,0 +1,111 @@
+"""A campaign's referral operations, the same whatever the provider.
+
+:class:`ReferralProgram` is the hub's operation set; each provider's module (``viral_loops``,
+``growsurf``, ``sparkloop``) implements what its API can do, and everything else answers
+:class:`Unsupported` (501). :func:`program_for` builds the program of a named campaign and imports
+only that provider's module, so a function never loads clients it does not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any
+
+from ..config import CampaignConfig, HubConfig, RuntimeSettings, load_config, resolve_key
+from ..errors import Unsupported
+from ..http import RetryPolicy
+from ..models import Page, Participant, Provider, Referral, Reward, RewardStatus
+from ..schemas import AddParticipantRequest
+from ..throttle import RateLimiter, TokenBucket
+
+PROVIDER_NAMES = {
+    Provider.VIRAL_LOOPS: "Viral Loops",
+    Provider.GROWSURF: "GrowSurf",
+    Provider.SPARKLOOP: "SparkLoop",
+    Provider.LOOPS: "Loops",
+}
+
+
+class ReferralProgram:
+    """The hub's operations on one campaign. Subclasses override what their provider supports."""
+
+    provider: Provider
+
+    def __init__(self, campaign: str, config: CampaignConfig, client: Any):
+        self.campaign = campaign
+        self.config = config
+        self.client = client
+
+    def _unsupported(self, operation: str) -> Unsupported:
+        return Unsupported(PROVIDER_NAMES[self.provider], operation)
+
+    def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
+        """Add a participant; an existing email gives the existing participant and ``False``."""
+        raise self._unsupported("addParticipant")
+
+    def get_participant(self, email: str) -> Participant:
+        raise self._unsupported("getParticipant")
+
+    def convert(self, email: str) -> dict[str, Any]:
+        """Credit the referrer of the referred participant ``email``."""
+        raise self._unsupported("convert")
+
+    def redeem(self, email: str, reward_id: str, milestone_id: str | None) -> dict[str, Any]:
+        raise self._unsupported("redeem")
+
+    def flag(self, email: str, reason: str) -> dict[str, Any]:
+        raise self._unsupported("flag")
+
+    def referrals(self, email: str) -> list[Referral]:
+        raise self._unsupported("referrals")
+
+    def rewards(self, email: str, status: RewardStatus | None) -> list[Reward]:
+        raise self._unsupported("rewards")
+
+    def leaderboard(self, cursor: str | None, limit: int) -> Page[Participant]:
+        raise self._unsupported("leaderboard")
+
+
+# One limiter per provider per process: every campaign of a provider shares its limit.
+_limiters: dict[Provider, RateLimiter] = {}
+_programs: dict[str, tuple[str, ReferralProgram]] = {}
+_lock = threading.Lock()
+
+
+def limiter_for(provider: Provider, config: HubConfig) -> RateLimiter:
+    with _lock:
+        if provider not in _limiters:
+            _limiters[provider] = TokenBucket(config.rate(provider))
+        return _limiters[provider]
+
+
+def retry_policy() -> RetryPolicy:
+    settings = RuntimeSettings.from_env()
+    return RetryPolicy(attempts=settings.attempts, read_timeout=settings.read_timeout, budget=settings.budget)
+
+
+def program_for(campaign: str) -> ReferralProgram:
+    """The program of the campaign named ``campaign`` (:class:`CampaignNotFound` if none).
+
+    Programs are kept across warm invocations (one HTTP session each) and rebuilt when the
+    campaign's key changes, so a rotated key is picked up as soon as the parameter cache expires.
+    """
+    config = load_config()
+    campaign_config = config.campaign(campaign)
+    key = resolve_key(campaign_config.key)
+    with _lock:
+        cached = _programs.get(campaign)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+    module = importlib.import_module(f"{__name__}.{campaign_config.provider.value}")
+    program: ReferralProgram = module.build(
+        campaign,
+        campaign_config,
+        key=key,
+        limiter=limiter_for(campaign_config.provider, config),
+        policy=retry_policy(),
+    )
+    with _lock:
+        _programs[campaign] = (key, program)
+    return program

@@ -1,0 +1,80 @@
+"""Request bodies of the hub's write routes, validated at the edge into typed models.
+
+Unknown fields are refused rather than silently dropped, so a misspelt field is reported instead of
+being lost; every error names the field and says why (SPEC: VALIDATION_ERROR with details).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_email(value: str) -> str:
+    """``value`` stripped, if it is an email address; else ValueError saying what one looks like."""
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("must be an email address such as ada@example.com")
+    return value
+
+
+def _flat(value: dict[str, Any]) -> dict[str, Any]:
+    for key, item in value.items():
+        if isinstance(item, dict | list):
+            raise ValueError(f"must be a flat object: '{key}' holds a nested value")
+    return value
+
+
+Email = Annotated[str, AfterValidator(check_email)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+FlatObject = Annotated[dict[str, Any], AfterValidator(_flat)]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class AddParticipantRequest(RequestModel):
+    email: Email
+    first_name: Text | None = None
+    last_name: Text | None = None
+    referrer: Text | None = Field(default=None, description="A referral code or the referrer's email")
+    metadata: FlatObject = Field(default_factory=dict)
+    ip_address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+
+
+class ConvertRequest(RequestModel):
+    email: Email
+
+
+class RedeemRequest(RequestModel):
+    email: Email
+    reward_id: Text
+    milestone_id: Text | None = None
+
+
+class FlagRequest(RequestModel):
+    email: Email
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class ContactEvent(RequestModel):
+    name: Text
+    properties: FlatObject = Field(default_factory=dict)
+
+
+class ContactSyncRequest(RequestModel):
+    """Either a contact to upsert (``email`` and fields) or ``{campaign, email}`` to copy referral stats."""
+
+    email: Email
+    campaign: Text | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    user_id: Text | None = None
+    properties: FlatObject = Field(default_factory=dict)
+    event: ContactEvent | None = None

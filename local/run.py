@@ -1,0 +1,157 @@
+"""``make run``: the whole hub on one machine, no Docker, no AWS account.
+
+- AWS is moto in server mode, with the template's tables;
+- the API is the template's routes on ``http://127.0.0.1:3000`` (``HUB_PORT``), each request handed to
+  its function's real handler;
+- with no ``HUB_CONFIG``, the four sandbox providers run on loopback and a configuration naming one
+  demo campaign per referral provider is generated, so every route can be tried at once; with
+  ``HUB_CONFIG``, the hub talks to whatever that file configures (the real providers).
+
+The API key is ``HUB_API_KEY`` when set, else a new one printed at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from .aws import LocalAws
+from .gateway import Functions, Gateway
+from .sandbox.growsurf import GrowSurfSandbox
+from .sandbox.loops import LoopsSandbox
+from .sandbox.sparkloop import SparkLoopSandbox
+from .sandbox.viral_loops import ViralLoopsSandbox
+from .template import ROOT, Template, load
+
+DEMO_CAMPAIGNS = {
+    "demo-growsurf": "growsurf",
+    "demo-viral-loops": "viral_loops",
+    "demo-sparkloop": "sparkloop",
+}
+
+
+class Sandboxes:
+    """The four sandbox providers, started on free loopback ports."""
+
+    def __init__(self) -> None:
+        self.growsurf = GrowSurfSandbox()
+        self.viral_loops = ViralLoopsSandbox()
+        self.sparkloop = SparkLoopSandbox()
+        self.loops = LoopsSandbox()
+        self.all = {
+            "growsurf": self.growsurf,
+            "viral_loops": self.viral_loops,
+            "sparkloop": self.sparkloop,
+            "loops": self.loops,
+        }
+
+    def start(self) -> dict[str, str]:
+        """Start them; return the base-URL environment variables that point the clients at them."""
+        return {
+            "GROWSURF_API_URL": self.growsurf.start(),
+            "VIRAL_LOOPS_API_URL": self.viral_loops.start(),
+            "SPARKLOOP_API_URL": self.sparkloop.start(),
+            "LOOPS_API_URL": self.loops.start(),
+        }
+
+    def stop(self) -> None:
+        for sandbox in self.all.values():
+            sandbox.stop()
+
+    def config(self) -> str:
+        """A configuration document naming one demo campaign per sandbox, keys inline."""
+        lines = []
+        for name, provider in DEMO_CAMPAIGNS.items():
+            sandbox = self.all[provider]
+            lines += [
+                f"[campaigns.{name}]",
+                f'provider = "{provider}"',
+                f'campaign_id = "{sandbox.campaign_id}"',  # type: ignore[attr-defined]
+                f'key = {{ value = "{sandbox.api_key}" }}',
+                "",
+            ]
+        lines += ["[contacts]", 'provider = "loops"', f'key = {{ value = "{self.loops.api_key}" }}', ""]
+        return "\n".join(lines)
+
+
+class LocalRun:
+    """Everything ``make run`` starts, also used in-process by the integration tests."""
+
+    def __init__(self, *, port: int = 3000, api_key: str | None = None, config_path: str | None = None):
+        self.template: Template = load()
+        self.port = port
+        self.api_key = api_key or f"local-{secrets.token_urlsafe(16)}"
+        self.config_path = config_path
+        self.sandboxes: Sandboxes | None = None
+        self.aws = LocalAws(self.template)
+        self.gateway: Gateway | None = None
+        self.url = ""
+        self._workdir = tempfile.TemporaryDirectory(prefix="referral-hub-")
+
+    def start(self) -> str:
+        env: dict[str, str] = {
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+        }
+        if self.config_path is None:
+            self.sandboxes = Sandboxes()
+            env.update(self.sandboxes.start())
+            path = Path(self._workdir.name) / "sandbox.toml"
+            path.write_text(self.sandboxes.config())
+            self.config_path = str(path)
+        for fn in self.template.functions.values():
+            for key, value in fn.environment.items():
+                resolved = self.template.resolve(value)
+                if resolved is not None:
+                    env.setdefault(key, str(resolved))
+        env["HUB_CONFIG"] = self.config_path
+        os.environ.update(env)
+        self.aws.start()
+        self.gateway = Gateway(self.template, Functions(self.template), self.api_key)
+        self.url = self.gateway.start(port=self.port)
+        return self.url
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+        self.aws.stop()
+        if self.sandboxes is not None:
+            self.sandboxes.stop()
+        self._workdir.cleanup()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    port = int(os.environ.get("HUB_PORT", "3000"))
+    run = LocalRun(port=port, api_key=os.environ.get("HUB_API_KEY"), config_path=os.environ.get("HUB_CONFIG"))
+    url = run.start()
+    print(f"Referral Hub is serving {len(run.template.routes())} routes on {url}")
+    print(f"API key (send it as x-api-key): {run.api_key}")
+    if run.sandboxes is not None:
+        print("Providers: built-in sandboxes; campaigns: " + ", ".join(DEMO_CAMPAIGNS))
+        print(
+            f"Try: curl -s -H 'x-api-key: {run.api_key}' -H 'content-type: application/json' "
+            f'-d \'{{"email": "ada@example.com"}}\' {url}/campaigns/demo-growsurf/participants'
+        )
+    else:
+        print(f"Configuration: {run.config_path}")
+    print(f"Project: {ROOT.name}. Stop with Ctrl-C.", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        run.stop()
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The configuration document: validation that names what is wrong, defaults, key references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hub.config import (
+    DEFAULT_RATE_LIMITS,
+    KeyRef,
+    base_url,
+    load_config,
+    parse_config,
+    resolve_key,
+)
+from hub.errors import CampaignNotFound, ConfigurationError
+from hub.models import Provider
+from hub.throttle import Rate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_commented_example_is_a_valid_configuration():
+    # Given the example file shipped with the project
+    config = parse_config((ROOT / "config.example.toml").read_text(), "example")
+    # Then it names three campaigns of three providers and the Loops contact store
+    assert {name: c.provider for name, c in config.campaigns.items()} == {
+        "spring-launch": Provider.GROWSURF,
+        "waitlist": Provider.VIRAL_LOOPS,
+        "newsletter": Provider.SPARKLOOP,
+    }
+    assert config.contacts is not None and config.contacts.provider == Provider.LOOPS
+    assert config.rate(Provider.GROWSURF) == Rate(30, 5, 3)
+
+
+def test_unset_rate_limits_take_the_documented_defaults():
+    config = parse_config("", "empty")
+    assert config.rate(Provider.SPARKLOOP) == DEFAULT_RATE_LIMITS[Provider.SPARKLOOP] == Rate(60, 60)
+
+
+def test_an_unknown_provider_is_named_in_the_error():
+    # Given a campaign whose provider is misspelt
+    text = '[campaigns.x]\nprovider = "growsurff"\ncampaign_id = "a"\nkey = { value = "k" }\n'
+    # When / Then the error names the setting
+    with pytest.raises(ConfigurationError) as raised:
+        parse_config(text, "test")
+    assert "campaigns.x.provider" in raised.value.message
+
+
+def test_a_key_with_two_sources_is_refused():
+    text = '[campaigns.x]\nprovider = "growsurf"\ncampaign_id = "a"\nkey = { value = "k", secret = "s" }\n'
+    with pytest.raises(ConfigurationError) as raised:
+        parse_config(text, "test")
+    assert "exactly one of" in raised.value.message
+
+
+def test_an_unknown_setting_is_refused_not_ignored():
+    text = '[campaigns.x]\nprovider = "growsurf"\ncampaign_id = "a"\nkey = { value = "k" }\ncampain = "typo"\n'
+    with pytest.raises(ConfigurationError) as raised:
+        parse_config(text, "test")
+    assert "campaigns.x.campain" in raised.value.message
+
+
+def test_broken_toml_is_reported_with_its_source():
+    with pytest.raises(ConfigurationError) as raised:
+        parse_config("[campaigns", "file 'hub.toml'")
+    assert "file 'hub.toml'" in raised.value.message
+
+
+def test_an_inline_key_never_shows_in_the_model_repr():
+    config = parse_config(
+        '[campaigns.x]\nprovider = "sparkloop"\ncampaign_id = "a"\nkey = { value = "super-secret" }\n', "t"
+    )
+    assert "super-secret" not in repr(config)
+    assert resolve_key(config.campaign("x").key) == "super-secret"
+
+
+def test_an_unknown_campaign_is_campaign_not_found():
+    with pytest.raises(CampaignNotFound):
+        parse_config("", "t").campaign("nope")
+
+
+def test_base_urls_default_to_the_real_ones_and_follow_the_environment(monkeypatch):
+    monkeypatch.delenv("GROWSURF_API_URL", raising=False)
+    assert base_url(Provider.GROWSURF) == "https://api.growsurf.com/v2"
+    monkeypatch.setenv("GROWSURF_API_URL", "http://127.0.0.1:9999/v2")
+    assert base_url(Provider.GROWSURF) == "http://127.0.0.1:9999/v2"
+
+
+def test_missing_configuration_says_which_variables_to_set(monkeypatch):
+    monkeypatch.delenv("HUB_CONFIG", raising=False)
+    monkeypatch.delenv("HUB_CONFIG_PARAMETER", raising=False)
+    load_config.cache_clear()
+    with pytest.raises(ConfigurationError) as raised:
+        load_config()
+    assert "HUB_CONFIG" in raised.value.message
+
+
+def test_config_is_loaded_from_the_file_in_hub_config(monkeypatch, tmp_path):
+    path = tmp_path / "hub.toml"
+    path.write_text('[campaigns.a]\nprovider = "growsurf"\ncampaign_id = "g1"\nkey = { value = "k" }\n')
+    monkeypatch.setenv("HUB_CONFIG", str(path))
+    load_config.cache_clear()
+    try:
+        assert load_config().campaign("a").campaign_id == "g1"
+    finally:
+        load_config.cache_clear()
+
+
+@mock_aws
+def test_keys_are_read_from_secrets_manager_and_ssm(monkeypatch):
+    # Given a JSON secret and a SecureString in (emulated) AWS
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    boto3.client("secretsmanager").create_secret(Name="hub/providers", SecretString='{"growsurf": "gs-key"}')
+    boto3.client("ssm").put_parameter(Name="/hub/loops", Value="loops-key", Type="SecureString")
+    # When the references are resolved
+    from_secret = resolve_key(KeyRef(secret="hub/providers", field="growsurf"))
+    from_parameter = resolve_key(KeyRef(parameter="/hub/loops"))
+    # Then each gives its key
+    assert (from_secret, from_parameter) == ("gs-key", "loops-key")
+
+
+@mock_aws
+def test_a_missing_secret_is_a_configuration_error_naming_where_not_what(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with pytest.raises(ConfigurationError) as raised:
+        resolve_key(KeyRef(secret="hub/absent"))
+    assert "hub/absent" in raised.value.message
