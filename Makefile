@@ -39,3 +39,18 @@ lock:
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+SAM_VENV ?= .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
+
+$(SAM_STAMP): requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	rm -f $(SAM_VENV)/.installed-*
+	touch $@
+
+# `sam build` for arm64 / python3.13 on any host: the layer and functions use `makefile` builds.
+build: $(SAM_STAMP)
+	$(SAM_VENV)/bin/sam validate --lint
+	$(SAM_VENV)/bin/sam build

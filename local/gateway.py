@@ -97,10 +97,11 @@ class Gateway:
         self.template = template
         self.functions = functions
         self.api_key = api_key
+        self._routes = template.routes()
         self._map = Map(
             [
-                Rule(_rule_path(route.path), endpoint=(route, fn), methods=[route.method])
-                for route, fn in template.routes()
+                Rule(_rule_path(route.path), endpoint=index, methods=[route.method])
+                for index, (route, _) in enumerate(self._routes)
             ]
         )
         self._server: BaseWSGIServer | None = None
@@ -110,9 +111,10 @@ class Gateway:
 
     def handle(self, request: Request) -> Response:
         try:
-            (route, fn), args = self._map.bind_to_environ(request.environ).match()
+            index, args = self._map.bind_to_environ(request.environ).match()
         except (NotFound, MethodNotAllowed):
             return _error(404, "ROUTE_NOT_FOUND", f"no route {request.method} {request.path}")
+        route, fn = self._routes[index]
         if request.headers.get("x-api-key") != self.api_key:
             return _error(403, "UNAUTHORIZED", "a valid API key is required in the x-api-key header")
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:

@@ -105,11 +105,7 @@ class LocalRun:
             path = Path(self._workdir.name) / "sandbox.toml"
             path.write_text(self.sandboxes.config())
             self.config_path = str(path)
-        for fn in self.template.functions.values():
-            for key, value in fn.environment.items():
-                resolved = self.template.resolve(value)
-                if resolved is not None:
-                    env.setdefault(key, str(resolved))
+        env.update({key: value for key, value in self.template.environment().items() if key not in env})
         env["HUB_CONFIG"] = self.config_path
         os.environ.update(env)
         self.aws.start()

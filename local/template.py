@@ -55,6 +55,16 @@ class Template:
     def routes(self) -> list[tuple[Route, Function]]:
         return [(route, fn) for fn in self.functions.values() for route in fn.routes]
 
+    def environment(self) -> dict[str, str]:
+        """The functions' environment variables as the local run sets them (one process for all)."""
+        env: dict[str, str] = {}
+        for fn in self.functions.values():
+            for key, value in fn.environment.items():
+                resolved = self.resolve(value)
+                if resolved is not None:
+                    env.setdefault(key, str(resolved))
+        return env
+
     def resolve(self, value: Any) -> Any:
         """A template value as the local run sees it: a ``Ref`` to a resource is its logical id (the
         local name of a table or queue), to a parameter its default; other intrinsics give None."""

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -24,6 +25,7 @@ from .errors import (
     ConfigurationError,
     Conflict,
     HubError,
+    MalformedRequest,
     NotFound,
     ProviderError,
     ProviderTimeout,
@@ -44,6 +46,7 @@ E = TypeVar("E", bound=Enum)
 
 # The one place where domain errors become HTTP statuses (most specific class first).
 STATUS_BY_ERROR: list[tuple[type[HubError], int]] = [
+    (MalformedRequest, 400),
     (ValidationError, 422),
     (Unauthorized, 401),
     (NotFound, 404),
@@ -89,8 +92,10 @@ def make_app() -> APIGatewayRestResolver:
     @app.exception_handler(HubError)
     def _hub_error(error: HubError) -> Response:
         status = status_for(error)
-        log = logger.error if status >= 500 else logger.info
+        # A 500 is the hub's own fault; 502-504 are the provider's; the rest are the caller's.
+        log = logger.error if status == 500 else logger.warning if status >= 502 else logger.info
         log("request failed", extra={"code": error.code, "status": status})
+        metrics.add_metric(name=f"Error{error.code.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
         return error_response(error, status)
 
     @app.not_found
@@ -110,15 +115,15 @@ def parse_body(app: APIGatewayRestResolver, model: type[M]) -> M:
     """The request body validated into ``model``; a bad body is a VALIDATION_ERROR naming each field."""
     raw = app.current_event.body
     if not raw:
-        raise ValidationError("the request needs a JSON body", details=[{"field": "body", "message": "is empty"}])
+        raise MalformedRequest("the request needs a JSON body", details=[{"field": "body", "message": "is empty"}])
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise ValidationError(
+        raise MalformedRequest(
             "the request body is not valid JSON", details=[{"field": "body", "message": str(exc)}]
         ) from None
     if not isinstance(data, dict):
-        raise ValidationError(
+        raise MalformedRequest(
             "the request body must be a JSON object", details=[{"field": "body", "message": "is not an object"}]
         )
     try:
@@ -234,6 +239,8 @@ def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaC
     @tracer.capture_lambda_handler
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         idempotency.register_lambda_context(context)
-        return app.resolve(event, context)
+        response = app.resolve(event, context)
+        metrics.add_metric(name=f"Http{response['statusCode'] // 100}xx", unit=MetricUnit.Count, value=1)
+        return response
 
     return lambda_handler

@@ -33,6 +33,10 @@ class ValidationError(HubError):
     code = "VALIDATION_ERROR"
 
 
+class MalformedRequest(ValidationError):
+    """The request cannot even be read: a body that is not JSON, or not a JSON object."""
+
+
 class Unauthorized(HubError):
     """No or a wrong API key, or a webhook whose signature or token fails."""
 

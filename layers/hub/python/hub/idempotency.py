@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .errors import Conflict, IdempotencyKeyReused
@@ -48,15 +49,18 @@ class Outcome:
 
 
 _configs: list[IdempotencyConfig] = []
+_context: LambdaContext | None = None
 
 
 def register_lambda_context(context: LambdaContext) -> None:
     """Let in-progress records expire with this invocation (Powertools ``register_lambda_context``)."""
+    global _context
+    _context = context
     for config in _configs:
         config.register_lambda_context(context)
 
 
-def _mark_replayed(response: Any, _record: Any) -> Any:
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     return {**response, "replayed": True}
 
 
@@ -69,6 +73,8 @@ def _runner(window: int) -> Callable[..., dict[str, Any]]:
         response_hook=_mark_replayed,
     )
     _configs.append(config)
+    if _context is not None:
+        config.register_lambda_context(_context)
     store = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
 
     @idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)

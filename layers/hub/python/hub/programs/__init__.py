@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from ..config import CampaignConfig, HubConfig, RuntimeSettings, load_config, resolve_key
-from ..errors import Unsupported
+from ..errors import ParticipantNotFound, Unsupported, ValidationError
 from ..http import RetryPolicy
 from ..models import Page, Participant, Provider, Referral, Reward, RewardStatus
 from ..schemas import AddParticipantRequest
@@ -39,6 +39,21 @@ class ReferralProgram:
 
     def _unsupported(self, operation: str) -> Unsupported:
         return Unsupported(PROVIDER_NAMES[self.provider], operation)
+
+    def referral_code_of(self, referrer: str) -> str:
+        """A referrer given as a referral code or an email, as the referral code the provider takes."""
+        if "@" not in referrer:
+            return referrer
+        try:
+            code = self.get_participant(referrer).referral_code
+        except ParticipantNotFound:
+            code = None
+        if not code:
+            raise ValidationError(
+                "the referrer is not a participant of this campaign",
+                details=[{"field": "referrer", "message": f"no participant with email {referrer}"}],
+            )
+        return code
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
         """Add a participant; an existing email gives the existing participant and ``False``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import CampaignConfig
-from ..errors import EmailTaken, ParticipantNotFound, RewardNotFound, ValidationError
+from ..errors import EmailTaken, RewardNotFound, ValidationError
 from ..http import RetryPolicy
 from ..models import Participant, Provider, Referral, Reward, RewardStatus
 from ..providers.viral_loops import (
@@ -28,22 +28,8 @@ class ViralLoopsProgram(ReferralProgram):
     provider = Provider.VIRAL_LOOPS
     client: ViralLoopsClient
 
-    def _referral_code(self, referrer: str) -> str:
-        if "@" not in referrer:
-            return referrer
-        try:
-            code = self.get_participant(referrer).referral_code
-        except ParticipantNotFound:
-            code = None
-        if not code:
-            raise ValidationError(
-                "the referrer is not a participant of this campaign",
-                details=[{"field": "referrer", "message": f"no participant with email {referrer}"}],
-            )
-        return code
-
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
-        referrer = self._referral_code(request.referrer) if request.referrer else None
+        referrer = self.referral_code_of(request.referrer) if request.referrer else None
         custom_fields = {**request.metadata, **({"ipAddress": request.ip_address} if request.ip_address else {})}
         try:
             self.client.add_participant(

@@ -1,0 +1,51 @@
+"""The hub's operations on a SparkLoop campaign.
+
+SparkLoop's API covers subscribers only: adding, reading and listing them. It has no conversion step
+(a referral counts when the friend subscribes), no rewards, no flag and no leaderboard endpoint, so
+those operations answer 501. Referrals are the campaign's referred subscribers whose
+``referrer_code`` is the participant's ``ref_code``, read page by page.
+"""
+
+from __future__ import annotations
+
+from ..config import CampaignConfig
+from ..errors import EmailTaken
+from ..http import RetryPolicy
+from ..models import Participant, Provider, Referral
+from ..providers.sparkloop import SparkLoopClient, normalize_participant, normalize_referrals
+from ..schemas import AddParticipantRequest
+from ..throttle import RateLimiter
+from . import ReferralProgram
+
+
+class SparkLoopProgram(ReferralProgram):
+    provider = Provider.SPARKLOOP
+    client: SparkLoopClient
+
+    def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
+        referrer = self.referral_code_of(request.referrer) if request.referrer else None
+        name = " ".join(part for part in (request.first_name, request.last_name) if part) or None
+        try:
+            answer = self.client.create_subscriber(
+                request.email, name=name, referrer_code=referrer, ip_address=request.ip_address
+            )
+        except EmailTaken:
+            # SparkLoop answers 400 "Email has already been taken": the hub answers the existing one.
+            return self.get_participant(request.email), False
+        return normalize_participant(answer, self.campaign), True
+
+    def get_participant(self, email: str) -> Participant:
+        return normalize_participant(self.client.get_subscriber_by_email(email), self.campaign)
+
+    def referrals(self, email: str) -> list[Referral]:
+        code = self.get_participant(email).referral_code
+        if not code:
+            return []
+        return normalize_referrals(list(self.client.iter_subscribers(type="referrals")), referrer_code=code)
+
+
+def build(
+    campaign: str, config: CampaignConfig, *, key: str, limiter: RateLimiter, policy: RetryPolicy
+) -> SparkLoopProgram:
+    client = SparkLoopClient(key, config.campaign_id, limiter=limiter, policy=policy)
+    return SparkLoopProgram(campaign, config, client)

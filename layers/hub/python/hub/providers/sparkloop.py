@@ -1,0 +1,359 @@
+"""SparkLoop: the client of its subscriber endpoints, and the normalizers of its answers.
+
+Follows the reference document (``/work/shared/reference/003_f0a4db237b32ce57.txt``). Where the
+document is ambiguous or contradicts itself, these are the choices made:
+
+- **Host.** Every section is on ``https://api.sparkloop.app/v1`` except "Get a subscriber by UUID",
+  which writes ``api.sparkloop.com``. The client sends every call to the one configured base URL
+  (``SPARKLOOP_API_URL``, default ``https://api.sparkloop.app/v1``), that section included.
+- **Authentication.** The key goes in the ``X-Api-Key`` header of every call, also where a section
+  marks it "optional" (get by UUID, get by email): it is never put in a URL. A missing or wrong key is
+  undocumented; the hub expects 401 ``{"error": "Invalid API key"}`` (any 401/403 is
+  :class:`~hub.errors.ProviderAuthFailed`).
+- **Get by email** is ``GET /campaigns/{campaign}/subscribers?email=...``, the list's path with the
+  ``email`` query parameter; it answers ``{"subscriber": {...}}`` instead of a page.
+- **Update subscriber** only changes ``status`` (``unsubscribed`` or ``confirmed``). The documented
+  answer does not show the status, so the hub cannot read it back.
+- **Paging.** ``get_subscribers`` is one page (``page`` from 1, ``per_page`` up to 200, newest first);
+  :meth:`SparkLoopClient.iter_subscribers` walks every page. The paging token the hub hands out is the
+  next page number as a string.
+- **Rate limit** (about 60 requests per rolling 60 s per key): a 429 is undocumented; the hub expects
+  ``{"error": "Rate limit exceeded"}`` with ``Retry-After`` seconds, which :mod:`hub.http` waits out.
+
+Errors (``{"error": "..."}``), mapped by :func:`map_error` on status and message:
+
+- 400 ``Email has already been taken`` -> :class:`~hub.errors.EmailTaken`;
+- 400 ``Email is invalid``, ``You have to provide at least an email`` -> ValidationError (field email);
+- 400 ``Invalid status!``, ``You have to update at least 1 field.`` -> ValidationError (field status);
+- 400 ``Failed to delete subscriber ...`` -> :class:`~hub.errors.ProviderError` (not the caller's fault);
+- any other 400 -> ValidationError;
+- 404 ``Campaign ... not found!`` -> :class:`~hub.errors.CampaignNotFound`;
+- 404 ``Subscriber ... not found!`` (by UUID or by email) -> :class:`~hub.errors.ParticipantNotFound`;
+- anything else -> :func:`hub.http.default_error` (401/403 ProviderAuthFailed, 5xx ProviderError...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from hub.config import base_url as configured_base_url
+from hub.errors import (
+    CampaignNotFound,
+    EmailTaken,
+    HubError,
+    NotFound,
+    ParticipantNotFound,
+    ProviderError,
+    ValidationError,
+)
+from hub.http import ProviderHttp, ProviderResponse, RetryPolicy, default_error
+from hub.models import Page, Participant, Provider, Referral, ReferralStatus, ReferrerRef
+from hub.throttle import RateLimiter
+
+PROVIDER_NAME = "SparkLoop"
+
+SUBSCRIBER_TYPES = ("all", "referrals", "advocates")
+SUBSCRIBER_STATUSES = ("unsubscribed", "confirmed")
+MAX_PER_PAGE = 200
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """A request body without the fields left unset."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _segment(value: str) -> str:
+    """A path segment, escaped so that an id cannot change the path."""
+    return quote(str(value), safe="")
+
+
+def _timestamp(value: str | datetime | None) -> str | None:
+    """``created_at`` as the document expects it (``YYYY-MM-DDThh:mm:ssTZD``); naive datetimes are UTC."""
+    if value is None or isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat(timespec="seconds")
+
+
+class SparkLoopClient:
+    """One method per endpoint of SparkLoop's subscriber API; each returns the parsed JSON answer."""
+
+    def __init__(
+        self,
+        api_key: str,
+        campaign_id: str,
+        *,
+        base_url: str | None = None,
+        limiter: RateLimiter | None = None,
+        policy: RetryPolicy | None = None,
+    ):
+        self.campaign_id = campaign_id
+        self._api_key = api_key
+        self.http = ProviderHttp(
+            PROVIDER_NAME,
+            base_url or configured_base_url(Provider.SPARKLOOP),
+            headers={"X-Api-Key": api_key},
+            error_mapper=self._map_error,
+            limiter=limiter,
+            policy=policy,
+        )
+
+    def _map_error(self, response: ProviderResponse) -> HubError:
+        error = map_error(response)
+        if self._api_key and self._api_key in error.message:
+            # A provider echoing the key back must not carry it into the hub's answer.
+            error.message = error.message.replace(self._api_key, "***")
+            error.args = (error.message,)
+        return error
+
+    @property
+    def _subscribers(self) -> str:
+        return f"/campaigns/{_segment(self.campaign_id)}/subscribers"
+
+    def create_subscriber(
+        self,
+        email: str,
+        *,
+        name: str | None = None,
+        referrer_code: str | None = None,
+        ip_address: str | None = None,
+        user_agent: str | None = None,
+        utm_source: str | None = None,
+        utm_campaign: str | None = None,
+        created_at: str | datetime | None = None,
+    ) -> Any:
+        """POST /campaigns/{campaign}/subscribers: add a subscriber, credited to ``referrer_code``'s owner.
+
+        ``created_at`` may lie in the past (a string as documented, or a datetime).
+        """
+        body = _body(
+            email=email,
+            name=name,
+            referrer_code=referrer_code,
+            ip_address=ip_address,
+            user_agent=user_agent,
+            utm_source=utm_source,
+            utm_campaign=utm_campaign,
+            created_at=_timestamp(created_at),
+        )
+        return self.http.request("POST", self._subscribers, json=body)
+
+    def get_subscribers(self, *, type: str | None = None, page: int | None = None, per_page: int | None = None) -> Any:
+        """GET /campaigns/{campaign}/subscribers: one page of subscribers, newest first, with ``meta``.
+
+        ``type`` is ``all`` (the default), ``referrals`` or ``advocates``; ``per_page`` is at most 200.
+        """
+        params = {"type": type, "page": page, "per_page": per_page}
+        return self.http.request("GET", self._subscribers, params=params)
+
+    def iter_subscribers(self, *, type: str | None = None, per_page: int = MAX_PER_PAGE) -> Iterator[dict[str, Any]]:
+        """Every subscriber of the campaign, page after page of :meth:`get_subscribers`.
+
+        The list is newest first, so a sign-up during the walk shifts later pages by one: a
+        subscriber seen on an earlier page is not yielded again.
+        """
+        seen: set[str] = set()
+        page = 1
+        while True:
+            payload = self.get_subscribers(type=type, page=page, per_page=per_page)
+            subscribers = (payload.get("subscribers") or []) if isinstance(payload, dict) else []
+            for subscriber in subscribers:
+                uuid = str(subscriber.get("uuid"))
+                if uuid not in seen:
+                    seen.add(uuid)
+                    yield subscriber
+            meta = payload.get("meta") if isinstance(payload, dict) else None
+            total_pages = _int(meta.get("total_pages")) if isinstance(meta, dict) else None
+            if not subscribers or total_pages is None or page >= total_pages:
+                return
+            page += 1
+
+    def get_subscriber(self, uuid: str) -> Any:
+        """GET /campaigns/{campaign}/subscribers/{uuid}: one subscriber, by SparkLoop's UUID."""
+        return self.http.request("GET", f"{self._subscribers}/{_segment(uuid)}")
+
+    def get_subscriber_by_email(self, email: str) -> Any:
+        """GET /campaigns/{campaign}/subscribers?email=...: one subscriber, by email."""
+        return self.http.request("GET", self._subscribers, params={"email": email})
+
+    def delete_subscriber(self, uuid: str) -> Any:
+        """DELETE /campaigns/{campaign}/subscribers/{uuid}: remove a subscriber."""
+        return self.http.request("DELETE", f"{self._subscribers}/{_segment(uuid)}")
+
+    def update_subscriber(self, uuid: str, *, status: str) -> Any:
+        """PUT /campaigns/{campaign}/subscribers/{uuid}: set ``status`` to ``unsubscribed`` or ``confirmed``."""
+        return self.http.request("PUT", f"{self._subscribers}/{_segment(uuid)}", json={"status": status})
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def map_error(response: ProviderResponse) -> HubError:
+    """SparkLoop's documented errors as domain errors (the table is in the module docstring)."""
+    status, message = response.status, response.message
+    lowered = message.lower()
+    text = f"{PROVIDER_NAME}: {message}"
+    if status == 400:
+        if "already been taken" in lowered:
+            return EmailTaken(text)
+        if lowered.startswith("failed to delete"):
+            return ProviderError(f"{PROVIDER_NAME} could not delete the subscriber: {message}")
+        return ValidationError(f"{PROVIDER_NAME} rejected the request: {message}", details=_details(lowered, message))
+    if status == 404:
+        if lowered.startswith("campaign"):
+            return CampaignNotFound(text)
+        if lowered.startswith("subscriber"):
+            return ParticipantNotFound(text)
+        return NotFound(text)
+    return default_error(PROVIDER_NAME, response)
+
+
+def _details(lowered: str, message: str) -> list[dict[str, Any]]:
+    """The field a documented 400 is about."""
+    if "email" in lowered:
+        return [{"field": "email", "reason": message}]
+    if "status" in lowered or "at least 1 field" in lowered:
+        return [{"field": "status", "reason": message}]
+    return []
+
+
+# -- normalizers ----------------------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A timestamp as a timezone-aware datetime: ISO 8601 (naive taken as UTC) or epoch seconds/milliseconds.
+
+    Numbers from 10^11 up are milliseconds (10^11 seconds is the year 5138).
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, int | float):
+        seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def split_name(name: Any) -> tuple[str | None, str | None]:
+    """SparkLoop's one ``name`` as (first, last), split on the first space: "Drago Vrago" -> Drago, Vrago."""
+    if not isinstance(name, str) or not name.strip():
+        return None, None
+    first, _, last = name.strip().partition(" ")
+    return first, last.strip() or None
+
+
+def _subscriber(payload: Any) -> dict[str, Any]:
+    """The subscriber of a ``{"subscriber": {...}}`` answer, or the payload itself."""
+    if isinstance(payload, dict) and isinstance(payload.get("subscriber"), dict):
+        payload = payload["subscriber"]
+    if not isinstance(payload, dict):
+        raise ValueError("a SparkLoop subscriber must be a JSON object")
+    return payload
+
+
+def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant:
+    """A SparkLoop subscriber as the hub's :class:`Participant`.
+
+    ``payload`` is a subscriber object or an answer wrapping one (``{"subscriber": {...}}``: create,
+    get by UUID or email, update). ``id`` is ``uuid``; first and last name are ``name`` split on the
+    first space; ``referralCode`` is ``ref_code``; ``referralCount`` is ``referrals_count``; the
+    referrer is known by its code only (``referrer_code``). SparkLoop gives no share URL, rank or flag:
+    ``shareUrl`` and ``rank`` are None and ``flagged`` is false. ``providerData`` is the subscriber as is.
+    """
+    data = _subscriber(payload)
+    first, last = split_name(data.get("name"))
+    referrer_code = _str(data.get("referrer_code"))
+    return Participant(
+        id=_str(data.get("uuid")),
+        email=str(data["email"]),
+        first_name=first,
+        last_name=last,
+        referral_code=_str(data.get("ref_code")),
+        share_url=None,
+        referral_count=_int(data.get("referrals_count"), 0) or 0,
+        rank=None,
+        referrer=ReferrerRef(referral_code=referrer_code) if referrer_code else None,
+        flagged=False,
+        created_at=parse_time(data.get("created_at")),
+        campaign=campaign,
+        provider=Provider.SPARKLOOP,
+        provider_data=data,
+    )
+
+
+def normalize_subscribers_page(payload: dict[str, Any], campaign: str) -> Page[Participant]:
+    """A get subscribers answer as a page of participants.
+
+    ``next_cursor`` is the next page number (``str(page + 1)``) while ``meta.page`` is below
+    ``meta.total_pages``, and None on the last page (or when ``meta`` is missing).
+    """
+    subscribers = payload.get("subscribers") or []
+    meta = payload.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
+    page = _int(meta.get("page"), 1) or 1
+    total_pages = _int(meta.get("total_pages"), 0) or 0
+    return Page[Participant](
+        items=[normalize_participant(item, campaign) for item in subscribers if isinstance(item, dict)],
+        next_cursor=str(page + 1) if page < total_pages else None,
+    )
+
+
+def normalize_referral(payload: dict[str, Any]) -> Referral:
+    """A referred subscriber (one with a ``referrer_code``) as a :class:`Referral`.
+
+    Status: SparkLoop counts a referral when the friend subscribes (the referrer's ``referrals_count``
+    goes up then, with no later conversion step), so every referred subscriber is ``converted``.
+    """
+    data = _subscriber(payload)
+    first, last = split_name(data.get("name"))
+    return Referral(
+        id=_str(data.get("uuid")),
+        email=_str(data.get("email")),
+        first_name=first,
+        last_name=last,
+        status=ReferralStatus.CONVERTED,
+        created_at=parse_time(data.get("created_at")),
+        provider_data=data,
+    )
+
+
+def normalize_referrals(payload: Any, referrer_code: str | None = None) -> list[Referral]:
+    """The referred subscribers of a get subscribers answer (or a list of subscribers) as Referrals.
+
+    SparkLoop has no "referrals of one subscriber" endpoint: the hub lists ``type=referrals`` and
+    keeps those whose ``referrer_code`` is the referrer's ``ref_code`` (given as ``referrer_code``;
+    with None, every referred subscriber is kept).
+    """
+    items = (payload.get("subscribers") or []) if isinstance(payload, dict) else (payload or [])
+    return [
+        normalize_referral(item)
+        for item in items
+        if isinstance(item, dict)
+        and item.get("referrer_code")
+        and (referrer_code is None or item.get("referrer_code") == referrer_code)
+    ]
