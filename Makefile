@@ -17,6 +17,14 @@ $(STAMP): requirements-dev.txt layers/hub/requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The local run: every route on http://127.0.0.1:$(HUB_PORT) (default 3000), sandboxes unless HUB_CONFIG.
+run: $(STAMP)
+	PYTHONPATH=layers/hub/python:. $(BIN)/python -m local.run
+
+# Measurements, written to docs/benchmarks.md with the command that produced them.
+bench: $(STAMP)
+	PYTHONPATH=layers/hub/python:. $(BIN)/python -m bench.run
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -24,6 +32,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	# Every function is its own Lambda root with an `app` module: checked one by one.
+	for fn in functions/*/app.py; do $(BIN)/mypy --no-error-summary $$fn || exit 1; done
 	$(BIN)/cfn-lint template.yaml
 
 format: $(STAMP)

@@ -46,13 +46,16 @@ class LocalAws:
         self._server.stop()
 
     def create_tables(self) -> None:
-        """Create each ``AWS::DynamoDB::Table`` of the template, named by its logical id."""
-        dynamodb = boto3.client("dynamodb", endpoint_url=self.endpoint)
-        for name, props in self.template.tables().items():
-            dynamodb.create_table(**table_arguments(name, props))
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl:
-                dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=dict(ttl))
+        create_tables(self.template, boto3.client("dynamodb", endpoint_url=self.endpoint))
+
+
+def create_tables(template: Template, dynamodb: Any) -> None:
+    """Create each ``AWS::DynamoDB::Table`` of the template, named by its logical id."""
+    for name, props in template.tables().items():
+        dynamodb.create_table(**table_arguments(name, props))
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=dict(ttl))
 
 
 def table_arguments(name: str, props: dict[str, Any]) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class Gateway:
             return _error(403, "UNAUTHORIZED", "a valid API key is required in the x-api-key header")
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             return _error(413, "PAYLOAD_TOO_LARGE", "the request body is larger than 10 MB")
-        event = proxy_event(request, route.path, args)
+        event = proxy_event(request, route.path, dict(args))
         try:
             result = self.functions.invoke(fn, event)
         except Exception:
@@ -130,7 +130,9 @@ class Gateway:
     def start(self, host: str = "127.0.0.1", port: int = 3000) -> str:
         self._server = make_server(host, port, self, threaded=True)
         server = self._server
-        threading.Thread(target=lambda: server.serve_forever(poll_interval=0.1), name="local-gateway", daemon=True).start()
+        threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.1), name="local-gateway", daemon=True
+        ).start()
         return f"http://{host}:{self._server.port}"
 
     def stop(self) -> None:

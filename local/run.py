@@ -16,10 +16,15 @@ import logging
 import os
 import secrets
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
+
+import requests
 
 from .aws import LocalAws
 from .gateway import Functions, Gateway
@@ -122,22 +127,56 @@ class LocalRun:
         self._workdir.cleanup()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def spawn(env: dict[str, str], log_path: Path, api_key: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``python -m local.run`` in its own process on a free port, its output in ``log_path``;
+    return the process and the hub's URL once it answers (for tests and benchmarks)."""
+    port = free_port()
+    full_env = {**os.environ, **env, "HUB_PORT": str(port), "HUB_API_KEY": api_key, "PYTHONUNBUFFERED": "1"}
+    full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers/hub/python"), str(ROOT)])
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        full_env.pop(name, None)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.run"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local run exited: {log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/openapi.json", headers={"x-api-key": api_key}, timeout=5).status_code == 200:
+                return process, url
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the local run did not come up within 60 s")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("HUB_PORT", "3000"))
     run = LocalRun(port=port, api_key=os.environ.get("HUB_API_KEY"), config_path=os.environ.get("HUB_CONFIG"))
     url = run.start()
     print(f"Referral Hub is serving {len(run.template.routes())} routes on {url}")
-    print(f"API key (send it as x-api-key): {run.api_key}")
+    shown_key = "$HUB_API_KEY" if os.environ.get("HUB_API_KEY") else run.api_key
+    print(f"API key (send it as x-api-key): {shown_key}")
     if run.sandboxes is not None:
         print("Providers: built-in sandboxes; campaigns: " + ", ".join(DEMO_CAMPAIGNS))
         print(
-            f"Try: curl -s -H 'x-api-key: {run.api_key}' -H 'content-type: application/json' "
+            f"Try: curl -s -H 'x-api-key: {shown_key}' -H 'content-type: application/json' "
             f'-d \'{{"email": "ada@example.com"}}\' {url}/campaigns/demo-growsurf/participants'
         )
     else:
         print(f"Configuration: {run.config_path}")
-    print(f"Project: {ROOT.name}. Stop with Ctrl-C.", flush=True)
+    print("Stop with Ctrl-C.", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:

@@ -8,11 +8,6 @@ prints goes to one log file, which a test scans for secrets at the end of the se
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +16,9 @@ from typing import Any
 import pytest
 import requests
 
-from local.run import Sandboxes
-from local.template import ROOT
+from local.run import Sandboxes, spawn
 
 API_KEY = "e2e-hub-api-key-5f1c"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -67,30 +55,6 @@ def _fresh_sandboxes(sandboxes: Sandboxes) -> None:
         sandbox.reset()
 
 
-def start_hub(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    full_env = {**os.environ, **env, "HUB_PORT": str(port), "HUB_API_KEY": API_KEY, "PYTHONUNBUFFERED": "1"}
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        full_env.pop(name, None)
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "local.run"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local run exited: {log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/openapi.json", headers={"x-api-key": API_KEY}, timeout=5).status_code == 200:
-                return process, url
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the local run did not come up within 60 s")
-
-
 @pytest.fixture(scope="session")
 def hub_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("hub") / "hub.log"
@@ -111,7 +75,7 @@ def hub(sandboxes: Sandboxes, hub_log: Path, tmp_path_factory: pytest.TempPathFa
         "HUB_HTTP_BUDGET_SECONDS": "4",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
     }
-    process, url = start_hub(env, hub_log)
+    process, url = spawn(env, hub_log, API_KEY)
     yield Hub(url, API_KEY, hub_log, requests.Session())
     process.terminate()
     process.wait(timeout=10)

@@ -275,9 +275,7 @@ def test_ten_concurrent_identical_redeems_reach_the_provider_once(hub, sandboxes
 def test_ten_concurrent_converts_without_a_key_reach_the_provider_once(hub, sandboxes):
     _, friend = referred_pair(hub, GROWSURF)
     with ThreadPoolExecutor(max_workers=10) as pool:
-        answers = list(
-            pool.map(lambda _: hub.post(f"/campaigns/{GROWSURF}/conversions", {"email": friend}), range(10))
-        )
+        answers = list(pool.map(lambda _: hub.post(f"/campaigns/{GROWSURF}/conversions", {"email": friend}), range(10)))
     assert [a.status_code for a in answers] == [200] * 10
     assert len(sandboxes.growsurf.requests_to("/ref", "POST")) == 1
 

@@ -115,16 +115,16 @@ def parse_body(app: APIGatewayRestResolver, model: type[M]) -> M:
     """The request body validated into ``model``; a bad body is a VALIDATION_ERROR naming each field."""
     raw = app.current_event.body
     if not raw:
-        raise MalformedRequest("the request needs a JSON body", details=[{"field": "body", "message": "is empty"}])
+        raise MalformedRequest("the request needs a JSON body", details=[{"field": "body", "reason": "is empty"}])
     try:
         data = json.loads(raw)
     except ValueError as exc:
         raise MalformedRequest(
-            "the request body is not valid JSON", details=[{"field": "body", "message": str(exc)}]
+            "the request body is not valid JSON", details=[{"field": "body", "reason": str(exc)}]
         ) from None
     if not isinstance(data, dict):
         raise MalformedRequest(
-            "the request body must be a JSON object", details=[{"field": "body", "message": "is not an object"}]
+            "the request body must be a JSON object", details=[{"field": "body", "reason": "is not an object"}]
         )
     try:
         return model.model_validate(data)
@@ -140,7 +140,7 @@ def validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "is not a field of this request"
-        details.append({"field": field, "message": message})
+        details.append({"field": field, "reason": message})
     return details
 
 
@@ -150,7 +150,7 @@ def path_email(value: str) -> str:
         return check_email(value)
     except ValueError as exc:
         raise ValidationError(
-            "the email in the path is invalid", details=[{"field": "email", "message": str(exc)}]
+            "the email in the path is invalid", details=[{"field": "email", "reason": str(exc)}]
         ) from None
 
 
@@ -165,7 +165,7 @@ def query_enum(app: APIGatewayRestResolver, name: str, enum: type[E]) -> E | Non
         allowed = ", ".join(str(member.value) for member in enum)
         raise ValidationError(
             f"the query parameter '{name}' is invalid",
-            details=[{"field": name, "message": f"must be one of {allowed}"}],
+            details=[{"field": name, "reason": f"must be one of {allowed}"}],
         ) from None
 
 
@@ -181,7 +181,7 @@ def query_int(app: APIGatewayRestResolver, name: str, *, default: int, minimum: 
     if not minimum <= number <= maximum:
         raise ValidationError(
             f"the query parameter '{name}' is invalid",
-            details=[{"field": name, "message": f"must be a whole number from {minimum} to {maximum}"}],
+            details=[{"field": name, "reason": f"must be a whole number from {minimum} to {maximum}"}],
         )
     return number
 

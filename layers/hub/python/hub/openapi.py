@@ -201,7 +201,10 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         "responses": responses,
     }
     if op.request is not None:
-        spec["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[(op.request, "validation")]}}}
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(op.request, "validation")]}},
+        }
     return spec
 
 

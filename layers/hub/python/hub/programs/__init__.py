@@ -51,7 +51,7 @@ class ReferralProgram:
         if not code:
             raise ValidationError(
                 "the referrer is not a participant of this campaign",
-                details=[{"field": "referrer", "message": f"no participant with email {referrer}"}],
+                details=[{"field": "referrer", "reason": f"no participant with email {referrer}"}],
             )
         return code
 

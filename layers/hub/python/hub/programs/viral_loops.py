@@ -66,7 +66,7 @@ class ViralLoopsProgram(ReferralProgram):
             if milestone_id is None:
                 raise ValidationError(
                     "Viral Loops needs the reward's milestone",
-                    details=[{"field": "milestoneId", "message": "is required for this reward"}],
+                    details=[{"field": "milestoneId", "reason": "is required for this reward"}],
                 )
         self.client.redeem_reward(email, milestone_id, reward_id)
         return {

@@ -1,6 +1,6 @@
 """SparkLoop: the client of its subscriber endpoints, and the normalizers of its answers.
 
-Follows the reference document (``/work/shared/reference/003_f0a4db237b32ce57.txt``). Where the
+Follows the provider's API reference. Where the
 document is ambiguous or contradicts itself, these are the choices made:
 
 - **Host.** Every section is on ``https://api.sparkloop.app/v1`` except "Get a subscriber by UUID",

@@ -1,6 +1,6 @@
 """Viral Loops: the client of its participant and reward endpoints, and the normalizers of its answers.
 
-Follows the reference document (``/work/shared/reference/000_e1d784b703245127.txt``). Where the
+Follows the provider's API reference. Where the
 document contradicts itself, these are the choices made:
 
 - **Base URL and versions.** The base URL is the one configured (``VIRAL_LOOPS_API_URL``, default

@@ -1,0 +1,139 @@
+"""`make bench` (API part): cold import time per function beside a minimal Powertools handler, and the
+warm per-request time through the local run beside a direct call to the sandbox provider.
+
+Writes a Markdown section on stdout; `bench/run.py` collects the sections into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers/hub/python"), str(ROOT)]
+
+from local.run import Sandboxes, spawn  # noqa: E402
+from local.template import load  # noqa: E402
+
+API_KEY = "bench-api-key"
+COLD_RUNS = 7
+WARM_REQUESTS = 200
+
+IMPORT_PROBE = """
+import importlib.util, sys, time
+sys.path.insert(0, {layer!r})
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("fn", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+elapsed = time.perf_counter() - started
+clients = sorted(m.split(".")[-1] for m in sys.modules if m.startswith("hub.providers."))
+print(elapsed, ",".join(clients))
+"""
+
+
+def cold_import(path: Path) -> tuple[float, str]:
+    """Median seconds to import a handler module in a fresh interpreter, and which clients it loaded."""
+    env = {
+        **os.environ,
+        "IDEMPOTENCY_TABLE": "IdempotencyTable",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "PYTHONDONTWRITEBYTECODE": "0",
+    }
+    probe = IMPORT_PROBE.format(layer=str(ROOT / "layers/hub/python"), path=str(path))
+    times, clients = [], ""
+    for _ in range(COLD_RUNS):
+        out = subprocess.run(  # noqa: S603 - our own interpreter
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        times.append(float(out[0]))
+        clients = out[1] if len(out) > 1 else "none"
+    return statistics.median(times), clients
+
+
+def timed(call, n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def ms(values: list[float], q: float) -> str:
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.1f}"
+
+
+def main() -> None:
+    lines = ["## API functions", ""]
+    baseline, _ = cold_import(ROOT / "bench/baseline_handler.py")
+    lines += [
+        f"Cold import, median of {COLD_RUNS} fresh interpreters (module import only, no invocation).",
+        f"Baseline: a minimal Powertools handler with the same decorators and idempotency: "
+        f"**{baseline * 1000:.0f} ms**.",
+        "",
+        "| function | cold import (ms) | ratio to baseline | provider clients imported at cold start |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for fn in sorted(load().functions.values(), key=lambda f: f.logical_id):
+        seconds, clients = cold_import(fn.code_dir / f"{fn.module}.py")
+        lines.append(f"| {fn.logical_id} | {seconds * 1000:.0f} | {seconds / baseline:.2f} | {clients} |")
+
+    sandboxes = Sandboxes()
+    sandboxes.start()
+    with tempfile.TemporaryDirectory() as workdir:
+        config = Path(workdir) / "hub.toml"
+        config.write_text(sandboxes.config())
+        env = {
+            "HUB_CONFIG": str(config),
+            "GROWSURF_API_URL": sandboxes.growsurf.base_url,
+            "VIRAL_LOOPS_API_URL": sandboxes.viral_loops.base_url,
+            "SPARKLOOP_API_URL": sandboxes.sparkloop.base_url,
+            "LOOPS_API_URL": sandboxes.loops.base_url,
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+        process, url = spawn(env, Path(workdir) / "hub.log", API_KEY)
+        try:
+            session = requests.Session()
+            headers = {"x-api-key": API_KEY}
+            session.post(
+                f"{url}/campaigns/demo-growsurf/participants", json={"email": "bench@example.com"}, headers=headers
+            )
+            through_hub = timed(
+                lambda: session.get(f"{url}/campaigns/demo-growsurf/participants/bench@example.com", headers=headers),
+                WARM_REQUESTS,
+            )
+            direct_headers = {"Authorization": f"Bearer {sandboxes.growsurf.api_key}"}
+            direct_url = (
+                f"{sandboxes.growsurf.base_url}/campaign/{sandboxes.growsurf.campaign_id}/participant/bench@example.com"
+            )
+            direct = timed(lambda: session.get(direct_url, headers=direct_headers), WARM_REQUESTS)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            sandboxes.stop()
+    lines += [
+        "",
+        f"Warm per-request time, GET participant (GrowSurf sandbox), {WARM_REQUESTS} sequential requests:",
+        "",
+        "| path | median (ms) | p95 (ms) |",
+        "| --- | ---: | ---: |",
+        f"| through the local run (gateway, handler, provider) | {ms(through_hub, 0.5)} | {ms(through_hub, 0.95)} |",
+        f"| direct call to the sandbox provider | {ms(direct, 0.5)} | {ms(direct, 0.95)} |",
+        "",
+    ]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

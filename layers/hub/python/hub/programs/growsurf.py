@@ -1,0 +1,112 @@
+"""The hub's operations on a GrowSurf campaign.
+
+- Add: GrowSurf answers an existing email with the existing participant and the same status as a new
+  one, so the hub looks the email up first to tell ``created`` apart.
+- Convert is GrowSurf's "trigger referral" (credit goes to the referrer if it is still pending).
+- Redeem approves the participant reward and fulfills it in one call (``approve`` with
+  ``fulfill: true``), or fulfills it if it was approved already. The reward must belong to the
+  participant named in the request.
+- Flag answers 501: GrowSurf has no flag endpoint (fraud is its own ``fraudRiskLevel``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import CampaignConfig
+from ..errors import AlreadyRedeemed, ParticipantNotFound, RewardNotFound
+from ..http import RetryPolicy
+from ..models import Page, Participant, Provider, Referral, Reward, RewardStatus
+from ..providers.growsurf import (
+    MAX_LIMIT,
+    GrowSurfClient,
+    normalize_leaderboard,
+    normalize_participant,
+    normalize_referrals,
+    normalize_rewards,
+)
+from ..schemas import AddParticipantRequest
+from ..throttle import RateLimiter
+from . import ReferralProgram
+
+# Bounds the pages one referrals read walks (100 each): a participant with more is cut, not hung on.
+MAX_REFERRAL_PAGES = 20
+
+
+class GrowSurfProgram(ReferralProgram):
+    provider = Provider.GROWSURF
+    client: GrowSurfClient
+
+    def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
+        try:
+            return self.get_participant(request.email), False
+        except ParticipantNotFound:
+            pass
+        answer = self.client.add_participant(
+            request.email,
+            # GrowSurf's referredBy takes the referrer's id (the hub's referral code) or email as is.
+            referred_by=request.referrer,
+            first_name=request.first_name,
+            last_name=request.last_name,
+            ip_address=request.ip_address,
+            metadata=dict(request.metadata) or None,
+        )
+        return normalize_participant(answer, self.campaign), True
+
+    def get_participant(self, email: str) -> Participant:
+        return normalize_participant(self.client.get_participant_by_email(email), self.campaign)
+
+    def convert(self, email: str) -> dict[str, Any]:
+        self.client.trigger_referral_by_email(email)
+        return {"campaign": self.campaign, "email": email, "converted": True}
+
+    def redeem(self, email: str, reward_id: str, milestone_id: str | None) -> dict[str, Any]:
+        reward = next((r for r in self.rewards(email, None) if r.id == reward_id), None)
+        if reward is None:
+            raise RewardNotFound(f"{email} has no reward {reward_id}")
+        if reward.status == RewardStatus.REDEEMED:
+            raise AlreadyRedeemed(f"reward {reward_id} of {email} is already redeemed")
+        if reward.status == RewardStatus.APPROVED:
+            self.client.fulfill_participant_reward(reward_id)
+        else:
+            self.client.approve_participant_reward(reward_id, fulfill=True)
+        return {
+            "campaign": self.campaign,
+            "email": email,
+            "rewardId": reward_id,
+            "milestoneId": None,
+            "status": RewardStatus.REDEEMED.value,
+        }
+
+    def referrals(self, email: str) -> list[Referral]:
+        referrals: list[Referral] = []
+        offset = 0
+        for _ in range(MAX_REFERRAL_PAGES):
+            page = self.client.get_participant_referrals_by_email(email, limit=MAX_LIMIT, offset=offset)
+            items = normalize_referrals(page)
+            referrals += items
+            if not (isinstance(page, dict) and page.get("more")) or not items:
+                break
+            offset += len(items)
+        return referrals
+
+    def rewards(self, email: str, status: RewardStatus | None) -> list[Reward]:
+        participant = self.get_participant(email)
+        assert participant.id is not None
+        rewards = normalize_rewards(list(self.client.iter_participant_rewards(participant.id)))
+        return [r for r in rewards if status is None or r.status == status]
+
+    def leaderboard(self, cursor: str | None, limit: int) -> Page[Participant]:
+        # GrowSurf takes limits from 2 to 100: one more is read, and its id is the next cursor.
+        answer = self.client.get_leaderboard(next_id=cursor, limit=max(limit, 2))
+        page = normalize_leaderboard(answer, self.campaign)
+        if limit < len(page.items):
+            return Page[Participant](items=page.items[:limit], next_cursor=page.items[limit].id)
+        return page
+
+
+def build(
+    campaign: str, config: CampaignConfig, *, key: str, limiter: RateLimiter, policy: RetryPolicy
+) -> GrowSurfProgram:
+    client = GrowSurfClient(key, config.campaign_id, limiter=limiter, policy=policy)
+    return GrowSurfProgram(campaign, config, client)

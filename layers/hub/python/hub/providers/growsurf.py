@@ -1,0 +1,638 @@
+"""GrowSurf: the client of its REST API (v2), and the normalizers of its answers.
+
+Follows the provider's API reference. Where the
+document is ambiguous or contradicts itself, these are the choices made:
+
+- **Base URL and auth.** Every call goes to the configured base URL (``GROWSURF_API_URL``, default
+  ``https://api.growsurf.com/v2``) with ``Authorization: Bearer <key>``; the key is never in a URL.
+- **By id or by email.** Participant endpoints exist twice, on the same path, with an id or an email
+  in the last segment; the client has one method for each (``..._by_id`` / ``..._by_email``) and
+  URL-encodes the segment (``quote(value, safe="")``), as the document asks for emails.
+- **Names.** Methods are named after the document's operations; "Get Referrals and Invites" and "Get
+  Participant Referrals and Invites by ID/Email" are :meth:`GrowSurfClient.get_referrals` and
+  :meth:`GrowSurfClient.get_participant_referrals_by_id` / ``..._by_email``.
+- **Add participant** answers the existing participant for an email already in the campaign; the
+  document shows only the body, and the hub expects HTTP 200 for a new and an existing participant
+  alike (a caller tells them apart by looking the email up first, or by ``createdAt``).
+- **Leaderboard order.** The prose says "ascending"; the example (rank 1 with 1000 referrals first)
+  shows descending referral counts, i.e. ascending rank. The example is taken as the truth.
+  ``isMonthly`` is deprecated in favour of ``leaderboardType``; both are offered.
+- **Rewards by email, paging.** The document says the ``nextId`` of the by-email answer must be used
+  with the by-id endpoint; :meth:`GrowSurfClient.iter_participant_rewards` pages by id throughout.
+- **Referrals paging.** Both ``offset`` and ``nextId`` are offered, as documented; the answer carries
+  ``nextOffset``, ``nextId`` and ``more``.
+
+Errors. GrowSurf documents no error body. The hub expects ``{"success": false, "code": "UPPER_SNAKE",
+"message": "..."}`` and maps it by ``code`` first, then by status (:func:`map_error`):
+
+- ``CAMPAIGN_NOT_FOUND`` (404) -> :class:`~hub.errors.CampaignNotFound`;
+- ``PARTICIPANT_NOT_FOUND`` (404) -> :class:`~hub.errors.ParticipantNotFound`;
+- ``REWARD_NOT_FOUND`` (404) -> :class:`~hub.errors.RewardNotFound`;
+- ``REFERRAL_ALREADY_AWARDED`` (400: trigger referral, or setting ``referralStatus``, when the credit
+  was already awarded) -> :class:`~hub.errors.AlreadyConverted`;
+- ``EMAIL_ALREADY_EXISTS`` (400: update to an email another participant has) -> EmailTaken;
+- ``REWARD_ALREADY_FULFILLED`` (400) -> :class:`~hub.errors.AlreadyRedeemed`;
+- ``REWARD_ALREADY_APPROVED``, ``REWARD_NOT_APPROVED``, ``REFERRER_ALREADY_ASSIGNED`` (400) -> Conflict;
+- ``NO_REFERRER`` (400: trigger referral of a participant nobody referred) -> ValidationError;
+- ``INVALID_<FIELD>`` (400, e.g. ``INVALID_EMAIL``, ``INVALID_REFERRAL_STATUS``, ``INVALID_LIMIT``) ->
+  ValidationError whose ``details`` name the field in camelCase (``referralStatus``);
+- ``UNAUTHORIZED`` (401) and any 401/403 -> :class:`~hub.errors.ProviderAuthFailed`;
+- anything else -> :func:`hub.http.default_error` (other 404 NotFound, 409 Conflict, 5xx ProviderError).
+
+Rate limit: 30 requests per 5 s (also 200 per minute, 10,000 per hour) and 3 concurrent connections
+per key. A 429 has ``code: RATE_LIMIT`` and ``GrowSurf-Retry-After-<Window>-Milliseconds`` headers,
+which :mod:`hub.http` waits out (the longest of them) before retrying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from hub.config import base_url as configured_base_url
+from hub.errors import (
+    AlreadyConverted,
+    AlreadyRedeemed,
+    CampaignNotFound,
+    Conflict,
+    EmailTaken,
+    HubError,
+    ParticipantNotFound,
+    RewardNotFound,
+    ValidationError,
+)
+from hub.http import ProviderHttp, ProviderResponse, RetryPolicy, default_error
+from hub.models import (
+    Page,
+    Participant,
+    Provider,
+    Referral,
+    ReferralStatus,
+    ReferrerRef,
+    Reward,
+    RewardStatus,
+)
+from hub.throttle import RateLimiter
+
+PROVIDER_NAME = "GrowSurf"
+
+REFERRAL_STATUSES = ("CREDIT_PENDING", "CREDIT_AWARDED", "CREDIT_EXPIRED", "INVITE_SENT")
+LEADERBOARD_TYPES = ("ALL_TIME", "CURRENT_MONTH", "PREV_MONTH", "TOTAL_IMPRESSION_COUNT", "UNIQUE_IMPRESSION_COUNT")
+REFERRAL_SORT_FIELDS = ("updatedAt", "createdAt", "email", "referralTriggeredAt")
+MAX_LIMIT = 100
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """A request body without the fields left unset."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _segment(value: str) -> str:
+    """A path segment (id or email), URL-encoded so that it cannot change the path."""
+    return quote(str(value), safe="")
+
+
+class GrowSurfClient:
+    """One method per endpoint of GrowSurf's REST API; each returns the parsed JSON answer."""
+
+    def __init__(
+        self,
+        api_key: str,
+        campaign_id: str,
+        *,
+        base_url: str | None = None,
+        limiter: RateLimiter | None = None,
+        policy: RetryPolicy | None = None,
+    ):
+        self.campaign_id = campaign_id
+        self._api_key = api_key
+        self.http = ProviderHttp(
+            PROVIDER_NAME,
+            base_url or configured_base_url(Provider.GROWSURF),
+            headers={"Authorization": f"Bearer {api_key}"},
+            error_mapper=self._map_error,
+            limiter=limiter,
+            policy=policy,
+        )
+
+    def _map_error(self, response: ProviderResponse) -> HubError:
+        error = map_error(response)
+        if self._api_key and self._api_key in error.message:
+            # A provider echoing the key back must not carry it into the hub's answer.
+            error.message = error.message.replace(self._api_key, "***")
+            error.args = (error.message,)
+        return error
+
+    @property
+    def _campaign(self) -> str:
+        return f"/campaign/{_segment(self.campaign_id)}"
+
+    def _participant(self, id_or_email: str) -> str:
+        return f"{self._campaign}/participant/{_segment(id_or_email)}"
+
+    # -- campaigns --------------------------------------------------------------------------------
+
+    def get_campaign(self) -> Any:
+        """GET /campaign/{id}: the campaign, with its counts, status and rewards."""
+        return self.http.request("GET", self._campaign)
+
+    def get_campaigns(self) -> Any:
+        """GET /campaigns: every campaign of the account that is not deleted (``{"campaigns": [...]}``)."""
+        return self.http.request("GET", "/campaigns")
+
+    # -- participants -----------------------------------------------------------------------------
+
+    def get_participant_by_id(self, participant_id: str) -> Any:
+        """GET /campaign/{id}/participant/{participantId}: one participant."""
+        return self.http.request("GET", self._participant(participant_id))
+
+    def get_participant_by_email(self, participant_email: str) -> Any:
+        """GET /campaign/{id}/participant/{participantEmail}: one participant, by email."""
+        return self.http.request("GET", self._participant(participant_email))
+
+    def get_participants(self, *, next_id: str | None = None, limit: int | None = None) -> Any:
+        """GET /campaign/{id}/participants: one page (``participants``, ``limit``, ``nextId``); limit <= 100."""
+        return self.http.request("GET", f"{self._campaign}/participants", params={"nextId": next_id, "limit": limit})
+
+    def iter_participants(self, *, limit: int = MAX_LIMIT) -> Iterator[dict[str, Any]]:
+        """Every participant of the campaign, following ``nextId`` from page to page."""
+        next_id: str | None = None
+        while True:
+            payload = self.get_participants(next_id=next_id, limit=limit)
+            yield from (payload.get("participants") or []) if isinstance(payload, dict) else []
+            next_id = payload.get("nextId") if isinstance(payload, dict) else None
+            if not next_id:
+                return
+
+    def get_leaderboard(
+        self,
+        *,
+        next_id: str | None = None,
+        limit: int | None = None,
+        leaderboard_type: str | None = None,
+        is_monthly: bool | None = None,
+    ) -> Any:
+        """GET /campaign/{id}/leaderboard: participants by rank, paged by ``nextId`` (1 < limit <= 100).
+
+        ``leaderboard_type`` is one of :data:`LEADERBOARD_TYPES` (default ``ALL_TIME``);
+        ``is_monthly`` is the deprecated form of ``CURRENT_MONTH``.
+        """
+        params = {"nextId": next_id, "limit": limit, "leaderboardType": leaderboard_type, "isMonthly": is_monthly}
+        return self.http.request("GET", f"{self._campaign}/leaderboard", params=params)
+
+    def add_participant(
+        self,
+        email: str,
+        *,
+        referred_by: str | None = None,
+        referral_status: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        ip_address: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any:
+        """POST /campaign/{id}/participant: add a participant, or get the existing one with that email.
+
+        ``referred_by`` is the referrer's id or email; ``referral_status`` (``CREDIT_PENDING`` or
+        ``CREDIT_AWARDED``) overrides the default the campaign's referral trigger gives.
+        """
+        body = _body(
+            email=email,
+            referredBy=referred_by,
+            referralStatus=referral_status,
+            firstName=first_name,
+            lastName=last_name,
+            ipAddress=ip_address,
+            metadata=metadata,
+        )
+        return self.http.request("POST", f"{self._campaign}/participant", json=body)
+
+    def trigger_referral_by_id(self, participant_id: str) -> Any:
+        """POST /campaign/{id}/participant/{participantId}/ref: award the referrer's credit (if CREDIT_PENDING)."""
+        return self.http.request("POST", f"{self._participant(participant_id)}/ref")
+
+    def trigger_referral_by_email(self, participant_email: str) -> Any:
+        """POST /campaign/{id}/participant/{participantEmail}/ref: the same, by the referred one's email."""
+        return self.http.request("POST", f"{self._participant(participant_email)}/ref")
+
+    def update_participant_by_id(
+        self,
+        participant_id: str,
+        *,
+        referred_by: str | None = None,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        referral_status: str | None = None,
+        vanity_keys: list[str] | None = None,
+    ) -> Any:
+        """POST /campaign/{id}/participant/{participantId}: change the given fields; answers the participant.
+
+        ``metadata`` is merged into the existing one (a key set to None removes it); ``email`` is the
+        new address.
+        """
+        body = _update_body(referred_by, email, first_name, last_name, metadata, referral_status, vanity_keys)
+        return self.http.request("POST", self._participant(participant_id), json=body)
+
+    def update_participant_by_email(
+        self,
+        participant_email: str,
+        *,
+        referred_by: str | None = None,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        referral_status: str | None = None,
+        vanity_keys: list[str] | None = None,
+    ) -> Any:
+        """POST /campaign/{id}/participant/{participantEmail}: the same, by the participant's current email."""
+        body = _update_body(referred_by, email, first_name, last_name, metadata, referral_status, vanity_keys)
+        return self.http.request("POST", self._participant(participant_email), json=body)
+
+    def remove_participant_by_id(self, participant_id: str) -> Any:
+        """DELETE /campaign/{id}/participant/{participantId}: remove the participant (``{"success": true}``)."""
+        return self.http.request("DELETE", self._participant(participant_id))
+
+    def remove_participant_by_email(self, participant_email: str) -> Any:
+        """DELETE /campaign/{id}/participant/{participantEmail}: remove the participant, by email."""
+        return self.http.request("DELETE", self._participant(participant_email))
+
+    # -- participant rewards ----------------------------------------------------------------------
+
+    def get_participant_rewards_by_id(
+        self, participant_id: str, *, next_id: str | None = None, limit: int | None = None
+    ) -> Any:
+        """GET /campaign/{id}/participant/{participantId}/rewards: one page of the participant's rewards."""
+        params = {"nextId": next_id, "limit": limit}
+        return self.http.request("GET", f"{self._participant(participant_id)}/rewards", params=params)
+
+    def get_participant_rewards_by_email(
+        self, participant_email: str, *, next_id: str | None = None, limit: int | None = None
+    ) -> Any:
+        """GET /campaign/{id}/participant/{participantEmail}/rewards: the same, by email."""
+        params = {"nextId": next_id, "limit": limit}
+        return self.http.request("GET", f"{self._participant(participant_email)}/rewards", params=params)
+
+    def iter_participant_rewards(self, participant_id: str, *, limit: int = MAX_LIMIT) -> Iterator[dict[str, Any]]:
+        """Every reward of the participant, following ``nextId`` on the by-id endpoint."""
+        next_id: str | None = None
+        while True:
+            payload = self.get_participant_rewards_by_id(participant_id, next_id=next_id, limit=limit)
+            yield from (payload.get("rewards") or []) if isinstance(payload, dict) else []
+            next_id = payload.get("nextId") if isinstance(payload, dict) else None
+            if not next_id:
+                return
+
+    def approve_participant_reward(self, reward_id: str, *, fulfill: bool | None = None) -> Any:
+        """POST /campaign/{id}/reward/{rewardId}/approve: approve a reward; ``fulfill=True`` also fulfills it."""
+        return self.http.request(
+            "POST", f"{self._campaign}/reward/{_segment(reward_id)}/approve", json=_body(fulfill=fulfill)
+        )
+
+    def fulfill_participant_reward(self, reward_id: str) -> Any:
+        """POST /campaign/{id}/reward/{rewardId}/fulfill: mark an approved reward fulfilled."""
+        return self.http.request("POST", f"{self._campaign}/reward/{_segment(reward_id)}/fulfill")
+
+    def remove_participant_reward(self, reward_id: str) -> Any:
+        """DELETE /campaign/{id}/reward/{rewardId}: remove a reward that is not approved yet."""
+        return self.http.request("DELETE", f"{self._campaign}/reward/{_segment(reward_id)}")
+
+    # -- referrals and invites --------------------------------------------------------------------
+
+    def get_referrals(
+        self,
+        *,
+        sort_by: str | None = None,
+        desc: bool | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        referral_status: str | None = None,
+        next_id: str | None = None,
+    ) -> Any:
+        """GET /campaign/{id}/referrals: the campaign's referrals and invites ("Get Referrals and Invites")."""
+        params = _referral_params(sort_by, desc, limit, offset, email, first_name, last_name, referral_status, next_id)
+        return self.http.request("GET", f"{self._campaign}/referrals", params=params)
+
+    def get_participant_referrals_by_id(
+        self,
+        participant_id: str,
+        *,
+        sort_by: str | None = None,
+        desc: bool | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        referral_status: str | None = None,
+        next_id: str | None = None,
+    ) -> Any:
+        """GET /campaign/{id}/participant/{participantId}/referrals: whom the participant referred or invited."""
+        params = _referral_params(sort_by, desc, limit, offset, email, first_name, last_name, referral_status, next_id)
+        return self.http.request("GET", f"{self._participant(participant_id)}/referrals", params=params)
+
+    def get_participant_referrals_by_email(
+        self,
+        participant_email: str,
+        *,
+        sort_by: str | None = None,
+        desc: bool | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        referral_status: str | None = None,
+        next_id: str | None = None,
+    ) -> Any:
+        """GET /campaign/{id}/participant/{participantEmail}/referrals: the same, by the participant's email."""
+        params = _referral_params(sort_by, desc, limit, offset, email, first_name, last_name, referral_status, next_id)
+        return self.http.request("GET", f"{self._participant(participant_email)}/referrals", params=params)
+
+    def send_participant_invites_by_id(
+        self, participant_id: str, *, email_addresses: list[str], message_text: str, subject_text: str
+    ) -> Any:
+        """POST /campaign/{id}/participant/{participantId}/invites: email invites on the participant's behalf."""
+        body = {"emailAddresses": email_addresses, "messageText": message_text, "subjectText": subject_text}
+        return self.http.request("POST", f"{self._participant(participant_id)}/invites", json=body)
+
+    def send_participant_invites_by_email(
+        self, participant_email: str, *, email_addresses: list[str], message_text: str, subject_text: str
+    ) -> Any:
+        """POST /campaign/{id}/participant/{participantEmail}/invites: the same, by the participant's email."""
+        body = {"emailAddresses": email_addresses, "messageText": message_text, "subjectText": subject_text}
+        return self.http.request("POST", f"{self._participant(participant_email)}/invites", json=body)
+
+
+def _update_body(
+    referred_by: str | None,
+    email: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    metadata: dict[str, Any] | None,
+    referral_status: str | None,
+    vanity_keys: list[str] | None,
+) -> dict[str, Any]:
+    return _body(
+        referredBy=referred_by,
+        email=email,
+        firstName=first_name,
+        lastName=last_name,
+        metadata=metadata,
+        referralStatus=referral_status,
+        vanityKeys=vanity_keys,
+    )
+
+
+def _referral_params(
+    sort_by: str | None,
+    desc: bool | None,
+    limit: int | None,
+    offset: int | None,
+    email: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    referral_status: str | None,
+    next_id: str | None,
+) -> dict[str, Any]:
+    # requests URL-encodes query values, which is what the document asks of ``email``.
+    return {
+        "sortBy": sort_by,
+        "desc": desc,
+        "limit": limit,
+        "offset": offset,
+        "email": email,
+        "firstName": first_name,
+        "lastName": last_name,
+        "referralStatus": referral_status,
+        "nextId": next_id,
+    }
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+_BY_CODE: dict[str, type[HubError]] = {
+    "CAMPAIGN_NOT_FOUND": CampaignNotFound,
+    "PARTICIPANT_NOT_FOUND": ParticipantNotFound,
+    "REWARD_NOT_FOUND": RewardNotFound,
+    "REFERRAL_ALREADY_AWARDED": AlreadyConverted,
+    "EMAIL_ALREADY_EXISTS": EmailTaken,
+    "REWARD_ALREADY_FULFILLED": AlreadyRedeemed,
+    "REWARD_ALREADY_APPROVED": Conflict,
+    "REWARD_NOT_APPROVED": Conflict,
+    "REFERRER_ALREADY_ASSIGNED": Conflict,
+}
+
+
+def _camel(snake: str) -> str:
+    first, *rest = snake.lower().split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+def map_error(response: ProviderResponse) -> HubError:
+    """GrowSurf's errors as domain errors, by ``code`` then status (the table is in the module docstring)."""
+    body = response.body if isinstance(response.body, dict) else {}
+    raw_code = body.get("code")
+    code = raw_code if isinstance(raw_code, str) else ""
+    message = response.message
+    text = f"{PROVIDER_NAME}: {message}"
+    if response.status in (401, 403):
+        return default_error(PROVIDER_NAME, response)
+    if code in _BY_CODE:
+        return _BY_CODE[code](text)
+    if code.startswith("INVALID_") and len(code) > len("INVALID_"):
+        field = _camel(code[len("INVALID_") :])
+        return ValidationError(
+            f"{PROVIDER_NAME} rejected the request: {message}", details=[{"field": field, "reason": message}]
+        )
+    if code == "NO_REFERRER":
+        return ValidationError(f"{PROVIDER_NAME}: {message}")
+    return default_error(PROVIDER_NAME, response)
+
+
+# -- normalizers ----------------------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A GrowSurf timestamp (epoch milliseconds, as every example writes it) as a UTC datetime.
+
+    Numbers below 10^11 are taken as seconds; ISO 8601 strings are accepted too (naive taken as UTC).
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int | float):
+        seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def normalize_referrer(value: Any) -> ReferrerRef | None:
+    """The ``referrer`` of a participant: an object (``id``, ``email``...) or, defensively, an id string.
+
+    The referral code of a GrowSurf referrer is its id (what ``referredBy`` takes).
+    """
+    if isinstance(value, dict):
+        email, code = _str(value.get("email")), _str(value.get("id"))
+        return ReferrerRef(email=email, referral_code=code) if email or code else None
+    if isinstance(value, str) and value:
+        return ReferrerRef(email=value, referral_code=None) if "@" in value else ReferrerRef(referral_code=value)
+    return None
+
+
+def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant:
+    """A GrowSurf participant as the hub's :class:`Participant`.
+
+    - ``referralCode`` is the participant's ``id``: GrowSurf has no separate code, and the id is what
+      ``referredBy`` accepts (the ``grsf`` parameter of the share URL is the id or a vanity key).
+    - ``shareUrl``, ``referralCount`` and ``rank`` are taken as given (all-time rank).
+    - ``referrer`` is ``{email, referralCode: referrer.id}``, or None when ``referrer`` is null.
+    - ``flagged`` is true when ``fraudRiskLevel`` is ``HIGH`` (GrowSurf has no flag of its own; LOW and
+      MEDIUM are not flags).
+    - ``createdAt`` is epoch milliseconds, turned into a UTC datetime.
+    - ``providerData`` is the participant object untouched.
+    """
+    if not isinstance(payload, dict):
+        raise ValueError("a GrowSurf participant must be a JSON object")
+    return Participant(
+        id=_str(payload.get("id")),
+        email=str(payload["email"]),
+        first_name=_str(payload.get("firstName")),
+        last_name=_str(payload.get("lastName")),
+        referral_code=_str(payload.get("id")),
+        share_url=_str(payload.get("shareUrl")),
+        referral_count=_int(payload.get("referralCount"), 0) or 0,
+        rank=_int(payload.get("rank")),
+        referrer=normalize_referrer(payload.get("referrer")),
+        flagged=str(payload.get("fraudRiskLevel") or "").upper() == "HIGH",
+        created_at=parse_time(payload.get("createdAt")),
+        campaign=campaign,
+        provider=Provider.GROWSURF,
+        provider_data=payload,
+    )
+
+
+def normalize_leaderboard(payload: dict[str, Any], campaign: str) -> Page[Participant]:
+    """A leaderboard (or get participants) answer as a page of participants.
+
+    ``next_cursor`` is GrowSurf's ``nextId`` (the id of the participant the next page starts with),
+    None when it is null (the last page).
+    """
+    participants = payload.get("participants") or []
+    return Page[Participant](
+        items=[normalize_participant(item, campaign) for item in participants if isinstance(item, dict)],
+        next_cursor=_str(payload.get("nextId")),
+    )
+
+
+normalize_participants_page = normalize_leaderboard
+
+_REFERRAL_STATUS = {
+    "CREDIT_PENDING": ReferralStatus.PENDING,
+    "CREDIT_AWARDED": ReferralStatus.CONVERTED,
+    "CREDIT_EXPIRED": ReferralStatus.EXPIRED,
+    "INVITE_SENT": ReferralStatus.INVITED,
+}
+
+
+def referral_status(value: Any) -> ReferralStatus:
+    """GrowSurf's ``referralStatus`` as a :class:`ReferralStatus`.
+
+    CREDIT_PENDING -> pending, CREDIT_AWARDED -> converted, CREDIT_EXPIRED -> expired, INVITE_SENT ->
+    invited; anything else (a status GrowSurf might add) -> pending, since no credit is known.
+    """
+    return _REFERRAL_STATUS.get(str(value or "").upper(), ReferralStatus.PENDING)
+
+
+def normalize_referral(payload: dict[str, Any]) -> Referral:
+    """One item of a referrals-and-invites answer as a :class:`Referral` (status as :func:`referral_status`).
+
+    An invite's email is masked by GrowSurf (``"***************"``); it is given as None.
+    """
+    email = _str(payload.get("email"))
+    if email is not None and set(email) == {"*"}:
+        email = None
+    return Referral(
+        id=_str(payload.get("id")),
+        email=email,
+        first_name=_str(payload.get("firstName")),
+        last_name=_str(payload.get("lastName")),
+        status=referral_status(payload.get("referralStatus")),
+        created_at=parse_time(payload.get("createdAt")),
+        provider_data=payload,
+    )
+
+
+def normalize_referrals(payload: Any) -> list[Referral]:
+    """A referrals-and-invites answer (``{"referrals": [...]}``) or a list of items as Referrals."""
+    items = payload.get("referrals") if isinstance(payload, dict) else payload
+    return [normalize_referral(item) for item in items or [] if isinstance(item, dict)]
+
+
+def reward_status(payload: dict[str, Any]) -> RewardStatus:
+    """A ParticipantReward's state as a :class:`RewardStatus`.
+
+    ``status: FULFILLED`` or ``isFulfilled: true`` -> redeemed; ``PENDING`` and ``approved`` ->
+    approved; ``PENDING`` and not approved -> pending.
+    """
+    if str(payload.get("status") or "").upper() == "FULFILLED" or payload.get("isFulfilled") is True:
+        return RewardStatus.REDEEMED
+    if payload.get("approved") is True:
+        return RewardStatus.APPROVED
+    return RewardStatus.PENDING
+
+
+def normalize_reward(payload: dict[str, Any]) -> Reward:
+    """A ParticipantReward as a :class:`Reward`.
+
+    ``id`` is the participant reward's id (what approve, fulfill and remove take); ``rewardId`` is
+    the campaign reward it is an instance of; status as :func:`reward_status`. GrowSurf gives no
+    creation time or description on a ParticipantReward: ``createdAt`` and ``description`` are None.
+    """
+    return Reward(
+        id=str(payload["id"]),
+        reward_id=_str(payload.get("rewardId")),
+        milestone_id=None,
+        status=reward_status(payload),
+        description=None,
+        created_at=None,
+        provider_data=payload,
+    )
+
+
+def normalize_rewards(payload: Any) -> list[Reward]:
+    """The rewards of a participant rewards answer, of a participant object, or a list of rewards."""
+    items = payload.get("rewards") if isinstance(payload, dict) else payload
+    return [normalize_reward(item) for item in items or [] if isinstance(item, dict)]
+
+
+def normalize_rewards_page(payload: dict[str, Any]) -> Page[Reward]:
+    """A participant rewards answer as a page; ``next_cursor`` is ``nextId`` (None on the last page)."""
+    return Page[Reward](items=normalize_rewards(payload), next_cursor=_str(payload.get("nextId")))

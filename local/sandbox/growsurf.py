@@ -1,0 +1,1073 @@
+"""A stateful GrowSurf on loopback, faithful to the reference document (001_d3cca08b39f2ab97.txt).
+
+One campaign (``campaign_id``) with participants (6-character ids, share URLs ``<share_base>?grsf=<id>``,
+vanity keys), referral linkage by the referrer's id or email (``referredBy``), referral credit that is
+pending until a referral is triggered (or awarded at once), referral counts and ranks (all-time, this
+month, last month), ParticipantRewards unlocked every ``reward_every`` credited referrals and then
+approved, fulfilled or removed, email invites, and the referrals-and-invites lists. Where the document
+is silent the sandbox answers as follows (the client's module docstring holds the matching choices):
+
+- Errors are ``{"success": false, "code": "UPPER_SNAKE", "message": "..."}`` (GrowSurf documents no
+  error body): 401 ``UNAUTHORIZED`` for a missing or wrong ``Authorization: Bearer`` key; 404
+  ``CAMPAIGN_NOT_FOUND`` for another campaign id on every ``/campaign/<id>`` route, before anything else
+  is looked at; 404 ``PARTICIPANT_NOT_FOUND`` and ``REWARD_NOT_FOUND``; 400 ``INVALID_<FIELD>`` for a
+  missing or invalid field (``INVALID_EMAIL``, ``INVALID_REFERRAL_STATUS``, ``INVALID_LIMIT``,
+  ``INVALID_NEXT_ID``...), ``BAD_REQUEST`` for a body that is not a JSON object.
+- The 429 is ``{"success": false, "code": "RATE_LIMIT", "message": ...}`` with one
+  ``GrowSurf-Retry-After-<Second|Minute|Hour>-Milliseconds`` header per window that is used up (the
+  base window is named by its length; ``per_minute`` and ``per_hour`` add the other two). The
+  documented limits (:data:`DOCUMENTED_RATE`, 200 per minute, 10,000 per hour) are off unless given.
+- Add participant answers 200 both for a new participant and for an existing email (then the existing
+  participant, unchanged). An unknown ``referredBy`` is ignored (the participant joins without a
+  referrer). ``referralStatus`` defaults to ``default_referral_status`` (``CREDIT_PENDING``: the
+  campaign's referral trigger is "Sign up + Qualifying Action"; ``CREDIT_AWARDED`` models "Sign Up").
+- Trigger referral: ``CREDIT_PENDING`` -> awarded, the referrer credited; ``CREDIT_EXPIRED`` -> the
+  documented success, without credit; ``CREDIT_AWARDED`` -> 400 ``REFERRAL_ALREADY_AWARDED``; a
+  participant without a (still existing) referrer -> 400 ``NO_REFERRER``.
+- Update participant: an unknown ``referredBy`` (or the participant itself) -> 400
+  ``INVALID_REFERRED_BY``; a referrer already assigned -> 400 ``REFERRER_ALREADY_ASSIGNED``; an email
+  another participant has -> 400 ``EMAIL_ALREADY_EXISTS``; ``referralStatus`` when already awarded ->
+  400 ``REFERRAL_ALREADY_AWARDED``, without a referrer -> 400 ``NO_REFERRER``. Nothing changes unless
+  the whole update is valid.
+- ``referralCount`` counts credited (``CREDIT_AWARDED``) referrals and ``referrals`` lists their ids;
+  a credit stays when the referred participant is removed. Rank: referral count descending, then
+  sign-up order (the document's example, though its prose says "ascending"); ``monthlyRank`` the same
+  on this month's credits; ``prevMonthlyRank`` on last month's, -1 for participants who joined this
+  month. Ranks cover every participant, with or without referrals.
+- Rewards: the referrer gets a ParticipantReward (``isReferrer: true``) each time its referral count
+  reaches a multiple of ``reward_every`` (the referred side of a double-sided reward is not modelled).
+  With ``manual_approval`` (default) it is ``PENDING``, not approved; otherwise approved at once.
+  Approve: already approved -> 400 ``REWARD_ALREADY_APPROVED``, fulfilled -> 400
+  ``REWARD_ALREADY_FULFILLED``. Fulfill: not approved -> 400 ``REWARD_NOT_APPROVED``; fulfilled ->
+  ``REWARD_ALREADY_FULFILLED``. Remove: approved -> 400 ``REWARD_ALREADY_APPROVED``.
+- Paging: ``limit`` defaults to 100 and must be an integer from 1 (leaderboard: 2, "greater than 1")
+  to 100; ``nextId`` names the first item of the page (a participant id, a participant reward id, a
+  referral or invite id) and one not in the list is 400 ``INVALID_NEXT_ID``. Participants are listed in
+  sign-up order, rewards in the order they were earned. Referrals take ``offset`` or ``nextId``
+  (``nextId`` wins); ``nextOffset`` and ``nextId`` are null on the last page. ``sortBy`` other than
+  the four documented is 400 ``INVALID_SORT_BY``; ``referralStatus`` other than the four is ignored,
+  as documented; items without the sort field (``referralTriggeredAt`` of pending ones) come last.
+  ``leaderboardType`` other than the five documented is 400 ``INVALID_LEADERBOARD_TYPE``.
+- Invites: ``emailAddresses`` must be a non-empty list of emails, ``messageText`` and ``subjectText``
+  non-empty strings; each address becomes an ``INVITE_SENT`` item (email masked as
+  ``"***************"``) and adds to the participant's ``inviteCount``; the invite is dropped when that
+  address later joins referred by the same participant.
+- Fraud: ``fraudRiskLevel`` is ``LOW`` (``fraudReasonCode`` ``UNIQUE_IDENTIY``, spelt as documented)
+  unless seeded otherwise; GrowSurf has no flag endpoint.
+
+Seeding: :meth:`GrowSurfSandbox.seed_participant`, :meth:`~GrowSurfSandbox.trigger`,
+:meth:`~GrowSurfSandbox.grant_reward`, :meth:`~GrowSurfSandbox.set_fraud` in Python, and over HTTP
+``POST /_sandbox/participants`` (``email``, ``firstName``, ``lastName``, ``referrer`` as an id or an
+email, ``referralStatus``, ``createdAt`` in epoch ms, ``metadata``, ``ipAddress``, ``fraudRiskLevel``,
+``fraudReasonCode``, ``impressionCount``, ``uniqueImpressionCount``), ``GET /_sandbox/participants``,
+``POST /_sandbox/conversions`` (``participant``: id or email; triggers the referral),
+``POST /_sandbox/rewards`` (``participant``, optional ``approved``, ``fulfilled``: grants a reward)
+and ``POST /_sandbox/fraud`` (``participant``, ``fraudRiskLevel``, optional ``fraudReasonCode``).
+For tests, ``raw_uris`` holds each request line's URI as sent (``received`` has decoded paths, which
+cannot show how an email was encoded) and ``sent_invites`` the invite emails the sandbox "sent".
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+import string
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeGuard
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request, Response
+
+from local.sandbox.base import Sandbox, SandboxRate, json_response
+
+DEFAULT_CAMPAIGN_ID = "gs4mpl"
+DEFAULT_REWARD_ID = "rwd001"
+DOCUMENTED_RATE = SandboxRate(requests=30, per_seconds=5, concurrency=3)
+DOCUMENTED_PER_MINUTE = 200
+DOCUMENTED_PER_HOUR = 10_000
+MAX_LIMIT = 100
+MASKED_EMAIL = "*" * 15
+REFERRAL_STATUSES = ("CREDIT_PENDING", "CREDIT_AWARDED", "CREDIT_EXPIRED", "INVITE_SENT")
+LEADERBOARD_TYPES = ("ALL_TIME", "CURRENT_MONTH", "PREV_MONTH", "TOTAL_IMPRESSION_COUNT", "UNIQUE_IMPRESSION_COUNT")
+SORT_FIELDS = ("updatedAt", "createdAt", "email", "referralTriggeredAt")
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+_EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+\.[^@\s/.]+$")
+_VANITY = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+_CAMPAIGN = "/campaign/<campaign_id>"
+_PARTICIPANT = f"{_CAMPAIGN}/participant/<participant>"
+_REWARD = f"{_CAMPAIGN}/reward/<reward_id>"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _month(ms: int) -> tuple[int, int]:
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.year, moment.month
+
+
+def _previous(month: tuple[int, int]) -> tuple[int, int]:
+    year, number = month
+    return (year - 1, 12) if number == 1 else (year, number - 1)
+
+
+def _key(email: str) -> str:
+    return email.strip().lower()
+
+
+def _window_name(seconds: float) -> str:
+    """The word GrowSurf's retry header uses for a window of that length."""
+    if seconds < 60:
+        return "Second"
+    return "Minute" if seconds < 3600 else "Hour"
+
+
+def error(status: int, code: str, message: str) -> Response:
+    """GrowSurf's error body, as the hub expects it (the document shows none)."""
+    return json_response({"success": False, "code": code, "message": message}, status)
+
+
+class SandboxError(Exception):
+    """Raised inside the sandbox's helpers; becomes the provider's error answer."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _invalid(field_code: str, message: str) -> SandboxError:
+    return SandboxError(400, f"INVALID_{field_code}", message)
+
+
+@dataclass
+class ParticipantRecord:
+    id: str
+    seq: int
+    email: str
+    created_at: int
+    first_name: str | None = None
+    last_name: str | None = None
+    referrer_id: str | None = None
+    referral_status: str | None = None
+    referral_triggered_at: int | None = None
+    updated_at: int = 0
+    ip_address: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    vanity_keys: list[str] = field(default_factory=list)
+    fraud_risk_level: str = "LOW"
+    fraud_reason_code: str = "UNIQUE_IDENTIY"
+    credits: list[tuple[str, int]] = field(default_factory=list)  # (referred id, awarded at ms)
+    impression_count: int = 0
+    unique_impression_count: int = 0
+    invite_count: int = 0
+
+
+@dataclass
+class RewardRecord:
+    id: str
+    seq: int
+    reward_id: str
+    referrer_id: str
+    referred_id: str | None
+    status: str = "PENDING"
+    approved: bool = False
+    approved_at: int | None = None
+    fulfilled_at: int | None = None
+    unread: bool = True
+
+
+@dataclass
+class InviteRecord:
+    id: str
+    seq: int
+    referrer_id: str
+    email: str
+    created_at: int
+
+
+@dataclass
+class SentInvite:
+    """An invite email as the sandbox would have sent it (for tests to read)."""
+
+    participant_id: str
+    email_addresses: list[str]
+    subject_text: str
+    message_text: str
+
+
+def _handler(method: Callable[..., Any]) -> Callable[..., Response]:
+    """A route: the campaign is checked first, a SandboxError becomes the error body, a dict is JSON."""
+
+    @functools.wraps(method)
+    def wrapper(self: GrowSurfSandbox, request: Request, **args: Any) -> Response:
+        try:
+            if "campaign_id" in args:
+                self._check_campaign(args.pop("campaign_id"))
+            result = method(self, request, **args)
+        except SandboxError as exc:
+            return error(exc.status, exc.code, exc.message)
+        return result if isinstance(result, Response) else json_response(result)
+
+    return wrapper
+
+
+class GrowSurfSandbox(Sandbox):
+    """GrowSurf's REST API (v2), stateful, for one campaign."""
+
+    name = "growsurf"
+    prefix = "/v2"
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "growsurf-sandbox-key",
+        campaign_id: str = DEFAULT_CAMPAIGN_ID,
+        rate: SandboxRate | None = None,
+        per_minute: int | None = None,
+        per_hour: int | None = None,
+        reward_every: int = 1,
+        manual_approval: bool = True,
+        default_referral_status: str = "CREDIT_PENDING",
+        campaign_name: str = "Sandbox Referral Campaign",
+        share_base: str = "https://sandbox.growsurf.local/",
+        clock: Callable[[], int] = _now_ms,
+    ):
+        if reward_every < 1:
+            raise ValueError("reward_every must be at least 1")
+        if default_referral_status not in ("CREDIT_PENDING", "CREDIT_AWARDED"):
+            raise ValueError("default_referral_status must be CREDIT_PENDING or CREDIT_AWARDED")
+        self.campaign_id = campaign_id
+        self.campaign_name = campaign_name
+        self.reward_every = reward_every
+        self.manual_approval = manual_approval
+        self.default_referral_status = default_referral_status
+        self.share_base = share_base
+        self.clock = clock
+        self._extra_windows: list[tuple[str, int, float, deque[float]]] = [
+            (name, limit, span, deque())
+            for name, limit, span in (("Minute", per_minute, 60.0), ("Hour", per_hour, 3600.0))
+            if limit
+        ]
+        self._retry_windows = threading.local()
+        super().__init__(api_key=api_key, rate=rate)
+
+    def rules(self) -> list[Rule]:
+        return [
+            Rule("/campaigns", endpoint="api_get_campaigns", methods=["GET"]),
+            Rule(_CAMPAIGN, endpoint="api_get_campaign", methods=["GET"]),
+            Rule(f"{_CAMPAIGN}/participants", endpoint="api_get_participants", methods=["GET"]),
+            Rule(f"{_CAMPAIGN}/leaderboard", endpoint="api_get_leaderboard", methods=["GET"]),
+            Rule(f"{_CAMPAIGN}/participant", endpoint="api_add_participant", methods=["POST"]),
+            Rule(_PARTICIPANT, endpoint="api_get_participant", methods=["GET"]),
+            Rule(_PARTICIPANT, endpoint="api_update_participant", methods=["POST"]),
+            Rule(_PARTICIPANT, endpoint="api_remove_participant", methods=["DELETE"]),
+            Rule(f"{_PARTICIPANT}/ref", endpoint="api_trigger_referral", methods=["POST"]),
+            Rule(f"{_PARTICIPANT}/rewards", endpoint="api_get_participant_rewards", methods=["GET"]),
+            Rule(f"{_PARTICIPANT}/referrals", endpoint="api_get_participant_referrals", methods=["GET"]),
+            Rule(f"{_PARTICIPANT}/invites", endpoint="api_send_participant_invites", methods=["POST"]),
+            Rule(f"{_REWARD}/approve", endpoint="api_approve_reward", methods=["POST"]),
+            Rule(f"{_REWARD}/fulfill", endpoint="api_fulfill_reward", methods=["POST"]),
+            Rule(_REWARD, endpoint="api_remove_reward", methods=["DELETE"]),
+            Rule(f"{_CAMPAIGN}/referrals", endpoint="api_get_referrals", methods=["GET"]),
+        ]
+
+    def reset_state(self) -> None:
+        self.participants: dict[str, ParticipantRecord] = {}
+        self.rewards: dict[str, RewardRecord] = {}
+        self.invites: dict[str, InviteRecord] = {}
+        self.sent_invites: list[SentInvite] = []
+        self.raw_uris: list[str] = []
+        self._seq = 0
+        for _, _, _, log in getattr(self, "_extra_windows", []):
+            log.clear()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # ``received`` holds decoded paths; the raw request line shows how an email was encoded.
+        with self.lock:
+            self.raw_uris.append(str(environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""))
+        return super().__call__(environ, start_response)
+
+    # -- the provider's answers to auth and rate limits -------------------------------------------
+
+    def authenticate(self, request: Request) -> Response | None:
+        if request.headers.get("Authorization") == f"Bearer {self.api_key}":
+            return None
+        return error(401, "UNAUTHORIZED", "Missing or invalid API key")
+
+    def _throttle(self) -> float | None:
+        # Runs under the lock, in the request's thread: the windows that refused are kept for
+        # rate_limited(), which names each of them in its own header.
+        wait = super()._throttle()
+        refused: dict[str, float] = {}
+        if wait is not None:
+            refused[_window_name(self.rate.per_seconds if self.rate else 1.0)] = wait
+        now = time.monotonic()
+        for name, limit, span, log in self._extra_windows:
+            while log and log[0] <= now - span:
+                log.popleft()
+            if len(log) >= limit:
+                refused[name] = log[0] + span - now
+        if not refused:
+            for _, _, _, log in self._extra_windows:
+                log.append(now)
+        elif wait is None and self.rate is not None and self._window:
+            self._window.pop()  # the base window let it through, a longer one did not
+        wait = max(refused.values()) if refused else None
+        self._retry_windows.refused = refused
+        return wait
+
+    def rate_limited(self, retry_after: float) -> Response:
+        refused = getattr(self._retry_windows, "refused", None) or {"Second": retry_after}
+        headers = {
+            f"GrowSurf-Retry-After-{name}-Milliseconds": str(max(1, int(seconds * 1000 + 0.999)))
+            for name, seconds in refused.items()
+        }
+        body = {"success": False, "code": "RATE_LIMIT", "message": "Too many requests; retry after the advised wait"}
+        return json_response(body, 429, headers)
+
+    # -- Python API: seeding and state ------------------------------------------------------------
+
+    def seed_participant(
+        self,
+        email: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        referrer: str | None = None,
+        referral_status: str | None = None,
+        created_at: int | datetime | None = None,
+        metadata: dict[str, Any] | None = None,
+        ip_address: str | None = None,
+        fraud_risk_level: str = "LOW",
+        fraud_reason_code: str | None = None,
+        impression_count: int = 0,
+        unique_impression_count: int = 0,
+    ) -> dict[str, Any]:
+        """Create a participant directly; ``referrer`` is an id or an email that must exist."""
+        with self.lock:
+            referrer_id = None
+            if referrer:
+                found = self._lookup(referrer)
+                if found is None:
+                    raise ValueError(f"no participant with id or email '{referrer}'")
+                referrer_id = found.id
+            if referral_status is not None and referral_status not in REFERRAL_STATUSES[:3]:
+                raise ValueError("referralStatus must be CREDIT_PENDING, CREDIT_AWARDED or CREDIT_EXPIRED")
+            moment = int(created_at.timestamp() * 1000) if isinstance(created_at, datetime) else created_at
+            body = {
+                "email": email,
+                "firstName": first_name,
+                "lastName": last_name,
+                "referralStatus": "CREDIT_PENDING" if referral_status == "CREDIT_EXPIRED" else referral_status,
+                "metadata": metadata,
+                "ipAddress": ip_address,
+            }
+            record = self._create(_without_none(body), referrer_id=referrer_id, created_at=moment)
+            if referral_status == "CREDIT_EXPIRED" and referrer_id is not None:
+                self._set_status(record, "CREDIT_EXPIRED")
+            self.set_fraud(record.id, fraud_risk_level, fraud_reason_code)
+            record.impression_count = impression_count
+            record.unique_impression_count = unique_impression_count
+            return self.participant(record.id)
+
+    def participant(self, id_or_email: str) -> dict[str, Any]:
+        """A participant as the API answers it, by id or email (KeyError if none)."""
+        with self.lock:
+            record = self._lookup(id_or_email)
+            if record is None:
+                raise KeyError(id_or_email)
+            return self._view(record, self._standings())
+
+    def trigger(self, id_or_email: str, *, at: int | None = None) -> dict[str, Any]:
+        """Trigger the referral of a referred participant, as the API does (``at``: the credit's time)."""
+        with self.lock:
+            return self._trigger(self._find(id_or_email), at=at)
+
+    def grant_reward(self, id_or_email: str, *, approved: bool = False, fulfilled: bool = False) -> dict[str, Any]:
+        """Give the participant a ParticipantReward directly; answers it as the API shows it."""
+        with self.lock:
+            record = self._find(id_or_email)
+            reward = self._new_reward(record, referred_id=None)
+            if approved or fulfilled:
+                reward.approved, reward.approved_at = True, self.clock()
+            if fulfilled:
+                reward.status, reward.fulfilled_at = "FULFILLED", self.clock()
+            return self._reward_view(reward)
+
+    def rewards_of(self, id_or_email: str) -> list[dict[str, Any]]:
+        """The participant's rewards, oldest first, as the API shows them."""
+        with self.lock:
+            return [self._reward_view(r) for r in self._rewards_of(self._find(id_or_email))]
+
+    def set_fraud(self, id_or_email: str, level: str, reason_code: str | None = None) -> None:
+        """Set the participant's ``fraudRiskLevel`` (``LOW``, ``MEDIUM``, ``HIGH``) and reason code."""
+        with self.lock:
+            record = self._find(id_or_email)
+            record.fraud_risk_level = level.upper()
+            record.fraud_reason_code = reason_code or ("UNIQUE_IDENTIY" if level.upper() == "LOW" else "SUSPICIOUS")
+
+    # -- routes -----------------------------------------------------------------------------------
+
+    @_handler
+    def api_get_campaigns(self, request: Request) -> dict[str, Any]:
+        return {"campaigns": [self._campaign_view()]}
+
+    @_handler
+    def api_get_campaign(self, request: Request) -> dict[str, Any]:
+        return self._campaign_view()
+
+    @_handler
+    def api_get_participants(self, request: Request) -> dict[str, Any]:
+        ordered = sorted(self.participants.values(), key=lambda p: p.seq)
+        return self._participant_page(request, ordered, minimum=1)
+
+    @_handler
+    def api_get_leaderboard(self, request: Request) -> dict[str, Any]:
+        kind = request.args.get("leaderboardType") or (
+            "CURRENT_MONTH" if request.args.get("isMonthly", "").lower() == "true" else "ALL_TIME"
+        )
+        if kind not in LEADERBOARD_TYPES:
+            raise _invalid("LEADERBOARD_TYPE", f"leaderboardType must be one of {', '.join(LEADERBOARD_TYPES)}")
+        return self._participant_page(request, self._leaderboard(kind), minimum=2)
+
+    @_handler
+    def api_add_participant(self, request: Request) -> dict[str, Any]:
+        body = _json_body(request)
+        email = body.get("email")
+        if isinstance(email, str) and (existing := self._by_email(email)) is not None:
+            return self._view(existing, self._standings())
+        referred_by = body.get("referredBy")
+        referrer = self._lookup(referred_by) if isinstance(referred_by, str) and referred_by else None
+        record = self._create(body, referrer_id=referrer.id if referrer else None)
+        return self._view(record, self._standings())
+
+    @_handler
+    def api_get_participant(self, request: Request, participant: str) -> dict[str, Any]:
+        return self._view(self._find(participant), self._standings())
+
+    @_handler
+    def api_update_participant(self, request: Request, participant: str) -> dict[str, Any]:
+        record = self._find(participant)
+        self._update(record, _json_body(request))
+        return self._view(record, self._standings())
+
+    @_handler
+    def api_remove_participant(self, request: Request, participant: str) -> dict[str, Any]:
+        record = self._find(participant)
+        del self.participants[record.id]
+        for reward in self._rewards_of(record):
+            del self.rewards[reward.id]
+        for invite in [i for i in self.invites.values() if i.referrer_id == record.id]:
+            del self.invites[invite.id]
+        return {"success": True}
+
+    @_handler
+    def api_trigger_referral(self, request: Request, participant: str) -> dict[str, Any]:
+        return self._trigger(self._find(participant))
+
+    @_handler
+    def api_get_participant_rewards(self, request: Request, participant: str) -> dict[str, Any]:
+        rewards = self._rewards_of(self._find(participant))
+        limit = _limit(request, minimum=1)
+        page, next_id = _page(rewards, request.args.get("nextId"), limit, lambda r: r.id)
+        return {"limit": limit, "nextId": next_id, "rewards": [self._reward_view(r) for r in page]}
+
+    @_handler
+    def api_approve_reward(self, request: Request, reward_id: str) -> dict[str, Any]:
+        reward = self._reward(reward_id)
+        fulfill = _json_body(request).get("fulfill")
+        if fulfill is not None and not isinstance(fulfill, bool):
+            raise _invalid("FULFILL", "fulfill must be a boolean")
+        if reward.status == "FULFILLED":
+            raise SandboxError(400, "REWARD_ALREADY_FULFILLED", f"Participant reward {reward.id} is already fulfilled")
+        if reward.approved:
+            raise SandboxError(400, "REWARD_ALREADY_APPROVED", f"Participant reward {reward.id} is already approved")
+        reward.approved, reward.approved_at = True, self.clock()
+        if fulfill:
+            reward.status, reward.fulfilled_at = "FULFILLED", self.clock()
+        return {"success": True}
+
+    @_handler
+    def api_fulfill_reward(self, request: Request, reward_id: str) -> dict[str, Any]:
+        reward = self._reward(reward_id)
+        if reward.status == "FULFILLED":
+            raise SandboxError(400, "REWARD_ALREADY_FULFILLED", f"Participant reward {reward.id} is already fulfilled")
+        if not reward.approved:
+            raise SandboxError(400, "REWARD_NOT_APPROVED", f"Participant reward {reward.id} must be approved first")
+        reward.status, reward.fulfilled_at = "FULFILLED", self.clock()
+        return {"success": True}
+
+    @_handler
+    def api_remove_reward(self, request: Request, reward_id: str) -> dict[str, Any]:
+        reward = self._reward(reward_id)
+        if reward.approved:
+            raise SandboxError(
+                400, "REWARD_ALREADY_APPROVED", f"Participant reward {reward.id} is approved and cannot be removed"
+            )
+        del self.rewards[reward.id]
+        return {"success": True}
+
+    @_handler
+    def api_get_referrals(self, request: Request) -> dict[str, Any]:
+        return self._referral_page(request, self._referral_items(None))
+
+    @_handler
+    def api_get_participant_referrals(self, request: Request, participant: str) -> dict[str, Any]:
+        return self._referral_page(request, self._referral_items(self._find(participant).id))
+
+    @_handler
+    def api_send_participant_invites(self, request: Request, participant: str) -> dict[str, Any]:
+        record = self._find(participant)
+        body = _json_body(request)
+        addresses = body.get("emailAddresses")
+        if not isinstance(addresses, list) or not addresses or not all(_valid_email(a) for a in addresses):
+            raise _invalid("EMAIL_ADDRESSES", "emailAddresses must be a non-empty list of email addresses")
+        for name, code in (("messageText", "MESSAGE_TEXT"), ("subjectText", "SUBJECT_TEXT")):
+            if not isinstance(body.get(name), str) or not body[name].strip():
+                raise _invalid(code, f"{name} is required")
+        now = self.clock()
+        for address in addresses:
+            self._seq += 1
+            invite = InviteRecord(self._new_id(), self._seq, record.id, address.strip(), now)
+            self.invites[invite.id] = invite
+        record.invite_count += len(addresses)
+        self.sent_invites.append(SentInvite(record.id, list(addresses), body["subjectText"], body["messageText"]))
+        return {"success": True, "messageType": "sent", "invitesSent": len(addresses)}
+
+    # -- state helpers ----------------------------------------------------------------------------
+
+    def _check_campaign(self, campaign_id: str) -> None:
+        if campaign_id != self.campaign_id:
+            raise SandboxError(404, "CAMPAIGN_NOT_FOUND", f"Campaign {campaign_id} not found")
+
+    def _lookup(self, id_or_email: str) -> ParticipantRecord | None:
+        if "@" in id_or_email:
+            return self._by_email(id_or_email)
+        return self.participants.get(id_or_email)
+
+    def _find(self, id_or_email: str) -> ParticipantRecord:
+        record = self._lookup(id_or_email)
+        if record is None:
+            raise SandboxError(404, "PARTICIPANT_NOT_FOUND", f"Participant {id_or_email} not found")
+        return record
+
+    def _by_email(self, email: str) -> ParticipantRecord | None:
+        key = _key(email)
+        return next((p for p in self.participants.values() if _key(p.email) == key), None)
+
+    def _reward(self, reward_id: str) -> RewardRecord:
+        reward = self.rewards.get(reward_id)
+        if reward is None:
+            raise SandboxError(404, "REWARD_NOT_FOUND", f"Participant reward {reward_id} not found")
+        return reward
+
+    def _rewards_of(self, record: ParticipantRecord) -> list[RewardRecord]:
+        return sorted((r for r in self.rewards.values() if r.referrer_id == record.id), key=lambda r: r.seq)
+
+    def _new_id(self) -> str:
+        taken = set(self.participants) | set(self.rewards) | set(self.invites)
+        while True:
+            candidate = "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+            if candidate not in taken and candidate != self.campaign_id:
+                return candidate
+
+    def _create(
+        self, body: dict[str, Any], *, referrer_id: str | None, created_at: int | None = None
+    ) -> ParticipantRecord:
+        email = body.get("email")
+        if not _valid_email(email):
+            raise _invalid("EMAIL", "email is required and must be an email address")
+        status = body.get("referralStatus")
+        if status is not None and status not in ("CREDIT_PENDING", "CREDIT_AWARDED"):
+            raise _invalid("REFERRAL_STATUS", "referralStatus must be CREDIT_PENDING or CREDIT_AWARDED")
+        metadata = _metadata(body.get("metadata"))
+        names = {name: _text(body.get(name), name) for name in ("firstName", "lastName", "ipAddress")}
+        if self._by_email(email) is not None:
+            raise SandboxError(400, "EMAIL_ALREADY_EXISTS", f"A participant with email {email} already exists")
+        now = self.clock()
+        self._seq += 1
+        record = ParticipantRecord(
+            id=self._new_id(),
+            seq=self._seq,
+            email=email.strip(),
+            created_at=created_at if created_at is not None else now,
+            first_name=names["firstName"],
+            last_name=names["lastName"],
+            ip_address=names["ipAddress"],
+            metadata={k: v for k, v in metadata.items() if v is not None},
+            updated_at=now,
+        )
+        if record.first_name:
+            stem = re.sub(r"[^a-z0-9]", "", record.first_name.lower())[:13]
+            record.vanity_keys = [f"{stem}-{record.id}"] if stem else []
+        self.participants[record.id] = record
+        if referrer_id is not None:
+            self._assign_referrer(record, referrer_id, status or self.default_referral_status)
+        return record
+
+    def _assign_referrer(self, record: ParticipantRecord, referrer_id: str, status: str) -> None:
+        record.referrer_id = referrer_id
+        record.referral_status = "CREDIT_PENDING"
+        record.updated_at = self.clock()
+        for invite in [i for i in self.invites.values() if i.referrer_id == referrer_id]:
+            if _key(invite.email) == _key(record.email):
+                del self.invites[invite.id]
+        self._set_status(record, status)
+
+    def _set_status(self, record: ParticipantRecord, status: str, *, at: int | None = None) -> None:
+        record.referral_status = status
+        record.updated_at = self.clock()
+        if status == "CREDIT_AWARDED":
+            self._award(record, at=at)
+
+    def _award(self, record: ParticipantRecord, *, at: int | None = None) -> None:
+        referrer = self.participants.get(record.referrer_id) if record.referrer_id else None
+        moment = at if at is not None else self.clock()
+        record.referral_triggered_at = moment
+        if referrer is None:
+            return
+        referrer.credits.append((record.id, moment))
+        referrer.updated_at = self.clock()
+        if len(referrer.credits) % self.reward_every == 0:
+            self._new_reward(referrer, referred_id=record.id)
+
+    def _new_reward(self, referrer: ParticipantRecord, *, referred_id: str | None) -> RewardRecord:
+        self._seq += 1
+        reward = RewardRecord(self._new_id(), self._seq, DEFAULT_REWARD_ID, referrer.id, referred_id)
+        if not self.manual_approval:
+            reward.approved, reward.approved_at = True, self.clock()
+        self.rewards[reward.id] = reward
+        return reward
+
+    def _trigger(self, record: ParticipantRecord, *, at: int | None = None) -> dict[str, Any]:
+        if record.referrer_id is None or record.referrer_id not in self.participants:
+            raise SandboxError(400, "NO_REFERRER", f"Participant {record.id} has no referrer to credit")
+        if record.referral_status == "CREDIT_AWARDED":
+            raise SandboxError(
+                400, "REFERRAL_ALREADY_AWARDED", f"Referral credit for participant {record.id} was already awarded"
+            )
+        if record.referral_status == "CREDIT_PENDING":
+            self._set_status(record, "CREDIT_AWARDED", at=at)
+        # CREDIT_EXPIRED: the documented success, but no credit and no reward.
+        return {"success": True, "message": "Successfully awarded referral credit."}
+
+    def _update(self, record: ParticipantRecord, body: dict[str, Any]) -> None:
+        """Validate the whole update, then apply it (nothing changes on an error)."""
+        referrer = None
+        if body.get("referredBy") is not None:
+            referrer = self._lookup(str(body["referredBy"]))
+            if referrer is None or referrer.id == record.id:
+                raise _invalid("REFERRED_BY", f"referredBy {body['referredBy']} is not another participant")
+            if record.referrer_id is not None:
+                raise SandboxError(400, "REFERRER_ALREADY_ASSIGNED", f"Participant {record.id} already has a referrer")
+        status = body.get("referralStatus")
+        if status is not None:
+            if status not in ("CREDIT_PENDING", "CREDIT_AWARDED", "CREDIT_EXPIRED"):
+                raise _invalid(
+                    "REFERRAL_STATUS", "referralStatus must be CREDIT_PENDING, CREDIT_AWARDED or CREDIT_EXPIRED"
+                )
+            if referrer is None and record.referrer_id is None:
+                raise SandboxError(400, "NO_REFERRER", f"Participant {record.id} has no referrer")
+            if record.referral_status == "CREDIT_AWARDED":
+                raise SandboxError(
+                    400, "REFERRAL_ALREADY_AWARDED", f"Referral credit for participant {record.id} was already awarded"
+                )
+        email = body.get("email")
+        if email is not None:
+            if not _valid_email(email):
+                raise _invalid("EMAIL", "email must be an email address")
+            other = self._by_email(email)
+            if other is not None and other.id != record.id:
+                raise SandboxError(400, "EMAIL_ALREADY_EXISTS", f"Email {email} is already used by another participant")
+        metadata = _metadata(body.get("metadata"))
+        names = {name: _text(body.get(name), name) for name in ("firstName", "lastName")}
+        vanity_keys = self._vanity_keys(record, body.get("vanityKeys"))
+        if email is not None:
+            record.email = email.strip()
+        record.first_name = names["firstName"] if "firstName" in body else record.first_name
+        record.last_name = names["lastName"] if "lastName" in body else record.last_name
+        for key, value in metadata.items():
+            if value is None:
+                record.metadata.pop(key, None)
+            else:
+                record.metadata[key] = value
+        if vanity_keys is not None:
+            record.vanity_keys = vanity_keys
+        record.updated_at = self.clock()
+        if referrer is not None:
+            self._assign_referrer(record, referrer.id, status or self.default_referral_status)
+        elif status is not None:
+            self._set_status(record, status)
+
+    def _vanity_keys(self, record: ParticipantRecord, value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        if (
+            not isinstance(value, list)
+            or len(value) > 5
+            or not all(isinstance(v, str) and _VANITY.match(v) for v in value)
+        ):
+            raise _invalid(
+                "VANITY_KEYS", "vanityKeys must be a list of at most 5 ids of 1-20 letters, digits, '_' or '-'"
+            )
+        taken = {
+            key.lower()
+            for other in self.participants.values()
+            if other.id != record.id
+            for key in [other.id, *other.vanity_keys]
+        }
+        clash = next((v for v in value if v.lower() in taken), None)
+        if clash is not None:
+            raise _invalid("VANITY_KEYS", f"vanity id {clash} is already used by another participant")
+        return list(value)
+
+    # -- standings --------------------------------------------------------------------------------
+
+    def _standings(self) -> dict[str, dict[str, int]]:
+        """Every participant's counts and ranks, computed once per answer."""
+        this_month = _month(self.clock())
+        last_month = _previous(this_month)
+        counts: dict[str, dict[str, int]] = {}
+        for record in self.participants.values():
+            months = [_month(at) for _, at in record.credits]
+            counts[record.id] = {
+                "all": len(record.credits),
+                "monthly": sum(1 for m in months if m == this_month),
+                "prev": sum(1 for m in months if m == last_month),
+            }
+        ordered = sorted(self.participants.values(), key=lambda p: (p.created_at, p.seq))
+        for field_name, rank_name in (("all", "rank"), ("monthly", "monthlyRank"), ("prev", "prevMonthlyRank")):
+            eligible = [p for p in ordered if rank_name != "prevMonthlyRank" or _month(p.created_at) < this_month]
+            # A stable sort: equal counts keep sign-up order.
+            eligible.sort(key=_by_count(counts, field_name))
+            for position, record in enumerate(eligible, start=1):
+                counts[record.id][rank_name] = position
+        for values in counts.values():
+            values.setdefault("prevMonthlyRank", -1)
+        return counts
+
+    def _leaderboard(self, kind: str) -> list[ParticipantRecord]:
+        standings = self._standings()
+        records = list(self.participants.values())
+        if kind == "ALL_TIME":
+            return sorted(records, key=lambda p: standings[p.id]["rank"])
+        if kind == "CURRENT_MONTH":
+            return sorted(records, key=lambda p: standings[p.id]["monthlyRank"])
+        if kind == "PREV_MONTH":
+            existed = [p for p in records if standings[p.id]["prevMonthlyRank"] > 0]
+            return sorted(existed, key=lambda p: standings[p.id]["prevMonthlyRank"])
+        attribute = "impression_count" if kind == "TOTAL_IMPRESSION_COUNT" else "unique_impression_count"
+        return sorted(records, key=lambda p: (-getattr(p, attribute), p.created_at, p.seq))
+
+    # -- referrals --------------------------------------------------------------------------------
+
+    def _referral_items(self, referrer_id: str | None) -> list[dict[str, Any]]:
+        """Referrals and invites as the API shows them, with the private fields sorting and filters need."""
+        items: list[dict[str, Any]] = []
+        for record in self.participants.values():
+            if record.referrer_id is None or (referrer_id is not None and record.referrer_id != referrer_id):
+                continue
+            items.append(
+                {
+                    "id": record.id,
+                    "email": record.email,
+                    "firstName": record.first_name,
+                    "lastName": record.last_name,
+                    "referralStatus": record.referral_status,
+                    "referredBy": record.referrer_id,
+                    "createdAt": record.created_at,
+                    "updatedAt": record.updated_at,
+                    "_triggeredAt": record.referral_triggered_at,
+                    "_seq": record.seq,
+                }
+            )
+        for invite in self.invites.values():
+            if referrer_id is not None and invite.referrer_id != referrer_id:
+                continue
+            items.append(
+                {
+                    "id": invite.id,
+                    "email": MASKED_EMAIL,
+                    "firstName": None,
+                    "lastName": None,
+                    "referralStatus": "INVITE_SENT",
+                    "referredBy": invite.referrer_id,
+                    "createdAt": invite.created_at,
+                    "updatedAt": invite.created_at,
+                    "_triggeredAt": None,
+                    "_seq": invite.seq,
+                }
+            )
+        return items
+
+    def _referral_page(self, request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+        args = request.args
+        sort_by = args.get("sortBy") or "updatedAt"
+        if sort_by not in SORT_FIELDS:
+            raise _invalid("SORT_BY", f"sortBy must be one of {', '.join(SORT_FIELDS)}")
+        descending = (args.get("desc") or "true").lower() != "false"
+        limit = _limit(request, minimum=1)
+        offset = _int_arg(args.get("offset"), "OFFSET", "offset", default=0)
+        selected = [item for item in items if _matches(item, args)]
+        selected = _sorted_items(selected, sort_by, descending)
+        if args.get("nextId"):
+            ids = [item["id"] for item in selected]
+            if args["nextId"] not in ids:
+                raise _invalid("NEXT_ID", f"nextId {args['nextId']} is not a result of this list")
+            offset = ids.index(args["nextId"])
+        page = selected[offset : offset + limit]
+        more = offset + limit < len(selected)
+        return {
+            "referrals": [{k: v for k, v in item.items() if not k.startswith("_")} for item in page],
+            "limit": limit,
+            "nextOffset": offset + limit if more else None,
+            "nextId": selected[offset + limit]["id"] if more else None,
+            "more": more,
+        }
+
+    # -- views ------------------------------------------------------------------------------------
+
+    def _participant_page(self, request: Request, ordered: list[ParticipantRecord], *, minimum: int) -> dict[str, Any]:
+        limit = _limit(request, minimum=minimum)
+        page, next_id = _page(ordered, request.args.get("nextId"), limit, lambda p: p.id)
+        standings = self._standings()
+        return {"participants": [self._view(p, standings) for p in page], "limit": limit, "nextId": next_id}
+
+    def _view(
+        self, record: ParticipantRecord, standings: dict[str, dict[str, int]], *, nested: bool = False
+    ) -> dict[str, Any]:
+        """A participant as the document shows it; ``nested`` is the shape of a ``referrer``."""
+        mine = standings[record.id]
+        this_month = _month(self.clock())
+        view: dict[str, Any] = {
+            "id": record.id,
+            "firstName": record.first_name,
+            "lastName": record.last_name,
+            "referralCount": mine["all"],
+            "monthlyReferralCount": mine["monthly"],
+            "prevMonthlyReferralCount": mine["prev"],
+            "rank": mine["rank"],
+            "monthlyRank": mine["monthlyRank"],
+            "prevMonthlyRank": mine["prevMonthlyRank"],
+            "shareUrl": f"{self.share_base}?grsf={record.id}",
+            "email": record.email,
+            "createdAt": record.created_at,
+            "referralSource": "PARTICIPANT" if record.referrer_id else "DIRECT",
+            "fraudRiskLevel": record.fraud_risk_level,
+            "fraudReasonCode": record.fraud_reason_code,
+            "isWinner": any(r.referrer_id == record.id for r in self.rewards.values()),
+            "shareCount": {"email": 0, "facebook": 0, "linkedin": 0, "pinterest": 0, "twitter": 0},
+            "impressionCount": record.impression_count,
+            "uniqueImpressionCount": record.unique_impression_count,
+            "inviteCount": record.invite_count,
+            "referrals": [referred for referred, _ in record.credits],
+            "monthlyReferrals": [referred for referred, at in record.credits if _month(at) == this_month],
+        }
+        if nested:
+            return view
+        referrer = self.participants.get(record.referrer_id) if record.referrer_id else None
+        if record.referrer_id:
+            view["referralStatus"] = record.referral_status
+        view["referrer"] = self._view(referrer, standings, nested=True) if referrer else None
+        view["metadata"] = dict(record.metadata)
+        view["rewards"] = [self._reward_view(r) for r in self._rewards_of(record)]
+        view["vanityKeys"] = list(record.vanity_keys)
+        return view
+
+    def _reward_view(self, reward: RewardRecord) -> dict[str, Any]:
+        return {
+            "id": reward.id,
+            "rewardId": reward.reward_id,
+            "status": reward.status,
+            "unread": reward.unread,
+            "approved": reward.approved,
+            "approvedAt": reward.approved_at,
+            "fulfilledAt": reward.fulfilled_at,
+            "isReferrer": True,
+            "isAvailable": reward.approved,
+            "isFulfilled": reward.status == "FULFILLED",
+            "referredId": reward.referred_id,
+            "referrerId": reward.referrer_id,
+        }
+
+    def _campaign_view(self) -> dict[str, Any]:
+        records = list(self.participants.values())
+        return {
+            "id": self.campaign_id,
+            "name": self.campaign_name,
+            "referralCount": sum(len(p.credits) for p in records),
+            "participantCount": len(records),
+            "impressionCount": sum(p.impression_count for p in records),
+            "inviteCount": sum(p.invite_count for p in records),
+            "winnerCount": len({r.referrer_id for r in self.rewards.values()}),
+            "status": "IN_PROGRESS",
+            "rewards": [
+                {
+                    "id": DEFAULT_REWARD_ID,
+                    "type": "SINGLE_SIDED",
+                    "description": f"Refer {self.reward_every} friend(s) and earn a reward",
+                    "isUnlimited": True,
+                    "limit": None,
+                    "conversionsRequired": self.reward_every,
+                    "numberOfWinners": None,
+                    "imageUrl": None,
+                }
+            ],
+        }
+
+    # -- control routes ---------------------------------------------------------------------------
+
+    def control(self, request: Request, action: str, payload: Any) -> Response:
+        body = payload if isinstance(payload, dict) else {}
+        if action == "participants" and request.method == "GET":
+            with self.lock:
+                standings = self._standings()
+                ordered = sorted(self.participants.values(), key=lambda p: p.seq)
+                return json_response([self._view(p, standings) for p in ordered])
+        if request.method != "POST" or action not in ("participants", "conversions", "rewards", "fraud"):
+            return super().control(request, action, payload)
+        try:
+            return self._seed(action, body)
+        except SandboxError as exc:
+            return error(exc.status, exc.code, exc.message)
+        except (ValueError, KeyError, TypeError) as exc:
+            return json_response({"error": str(exc)}, 400)
+
+    def _seed(self, action: str, body: dict[str, Any]) -> Response:
+        if action == "participants":
+            if not isinstance(body.get("email"), str):
+                raise ValueError("'email' is required")
+            created = self.seed_participant(
+                body["email"],
+                first_name=body.get("firstName"),
+                last_name=body.get("lastName"),
+                referrer=body.get("referrer"),
+                referral_status=body.get("referralStatus"),
+                created_at=body.get("createdAt"),
+                metadata=body.get("metadata"),
+                ip_address=body.get("ipAddress"),
+                fraud_risk_level=str(body.get("fraudRiskLevel", "LOW")),
+                fraud_reason_code=body.get("fraudReasonCode"),
+                impression_count=int(body.get("impressionCount", 0)),
+                unique_impression_count=int(body.get("uniqueImpressionCount", 0)),
+            )
+            return json_response(created, 201)
+        if not isinstance(body.get("participant"), str):
+            raise ValueError("'participant' (an id or an email) is required")
+        who = body["participant"]
+        if action == "conversions":
+            return json_response(self.trigger(who))
+        if action == "rewards":
+            reward = self.grant_reward(who, approved=bool(body.get("approved")), fulfilled=bool(body.get("fulfilled")))
+            return json_response(reward, 201)
+        self.set_fraud(who, str(body.get("fraudRiskLevel", "HIGH")), body.get("fraudReasonCode"))
+        return json_response(self.participant(who))
+
+
+def _by_count(counts: dict[str, dict[str, int]], field_name: str) -> Callable[[ParticipantRecord], int]:
+    return lambda record: -counts[record.id][field_name]
+
+
+# -- request parsing ------------------------------------------------------------------------------
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    """The JSON object of the body; empty when there is no body; 400 when it is not an object."""
+    if not request.get_data(cache=True):
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise SandboxError(400, "BAD_REQUEST", "The request body must be a JSON object")
+    return body
+
+
+def _valid_email(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and len(value) <= 254 and bool(_EMAIL.match(value.strip()))
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        code = re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+        raise _invalid(code, f"{name} must be a string")
+    return value
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or any(isinstance(v, dict | list) for v in value.values()):
+        raise _invalid("METADATA", "metadata must be a shallow object")
+    return value
+
+
+def _without_none(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _int_arg(value: str | None, code: str, name: str, *, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _invalid(code, f"{name} must be an integer") from None
+    if number < 0:
+        raise _invalid(code, f"{name} must not be negative")
+    return number
+
+
+def _limit(request: Request, *, minimum: int) -> int:
+    limit = _int_arg(request.args.get("limit"), "LIMIT", "limit", default=MAX_LIMIT)
+    if not minimum <= limit <= MAX_LIMIT:
+        raise _invalid("LIMIT", f"limit must be from {minimum} to {MAX_LIMIT}")
+    return limit
+
+
+def _page(
+    items: list[Any], next_id: str | None, limit: int, id_of: Callable[[Any], str]
+) -> tuple[list[Any], str | None]:
+    """The page starting at the item ``next_id`` (or the first), and the id of the page after it."""
+    start = 0
+    if next_id:
+        ids = [id_of(item) for item in items]
+        if next_id not in ids:
+            raise _invalid("NEXT_ID", f"nextId {next_id} is not in this list")
+        start = ids.index(next_id)
+    page = items[start : start + limit]
+    following = items[start + limit] if start + limit < len(items) else None
+    return page, id_of(following) if following is not None else None
+
+
+def _matches(item: dict[str, Any], args: Any) -> bool:
+    email = args.get("email")
+    if email and (item["referralStatus"] == "INVITE_SENT" or _key(item["email"]) != _key(email)):
+        return False
+    for name in ("firstName", "lastName"):
+        wanted = args.get(name)
+        if wanted and (item[name] or "").lower() != wanted.lower():
+            return False
+    status = args.get("referralStatus")
+    return not (status in REFERRAL_STATUSES and item["referralStatus"] != status)
+
+
+def _sorted_items(items: list[dict[str, Any]], sort_by: str, descending: bool) -> list[dict[str, Any]]:
+    """Sorted on ``sort_by`` (then creation order), items without a value last in either direction."""
+    source = "_triggeredAt" if sort_by == "referralTriggeredAt" else sort_by
+    present = [i for i in items if i[source] is not None]
+    missing = [i for i in items if i[source] is None]
+    present.sort(
+        key=lambda i: (_key(i[source]) if isinstance(i[source], str) else i[source], i["_seq"]), reverse=descending
+    )
+    missing.sort(key=lambda i: i["_seq"], reverse=descending)
+    return present + missing
