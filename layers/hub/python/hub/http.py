@@ -141,9 +141,11 @@ class ProviderHttp:
         error_mapper: ErrorMapper | None = None,
         limiter: RateLimiter | None = None,
         policy: RetryPolicy | None = None,
+        secrets: tuple[str, ...] = (),
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.provider = provider
+        self._secrets = tuple(secret for secret in secrets if secret)
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter or Unlimited()
         self.policy = policy or RetryPolicy()
@@ -210,7 +212,7 @@ class ProviderHttp:
                         else ProviderError(f"{self.provider} failed with HTTP {response.status_code}")
                     )
                 else:
-                    raise self._error_mapper(parsed)
+                    raise self._redact(self._error_mapper(parsed))
             if failure is not None and not isinstance(failure, ProviderThrottled):
                 logger.warning(
                     "provider call failed",
@@ -225,6 +227,14 @@ class ProviderHttp:
             self._sleep(delay)
         assert failure is not None
         raise failure
+
+    def _redact(self, error: HubError) -> HubError:
+        """A provider echoing the key back in an error must not carry it into the hub's answer."""
+        for secret in self._secrets:
+            if secret in error.message:
+                error.message = error.message.replace(secret, "***")
+                error.args = (error.message,)
+        return error
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter")."""

@@ -47,9 +47,7 @@ which :mod:`hub.http` waits out (the longest of them) before retrying.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from hub.config import base_url as configured_base_url
 from hub.errors import (
@@ -76,22 +74,14 @@ from hub.models import (
 )
 from hub.throttle import RateLimiter
 
+from .fields import as_int, as_str, compact, parse_time, path_segment
+
 PROVIDER_NAME = "GrowSurf"
 
 REFERRAL_STATUSES = ("CREDIT_PENDING", "CREDIT_AWARDED", "CREDIT_EXPIRED", "INVITE_SENT")
 LEADERBOARD_TYPES = ("ALL_TIME", "CURRENT_MONTH", "PREV_MONTH", "TOTAL_IMPRESSION_COUNT", "UNIQUE_IMPRESSION_COUNT")
 REFERRAL_SORT_FIELDS = ("updatedAt", "createdAt", "email", "referralTriggeredAt")
 MAX_LIMIT = 100
-
-
-def _body(**fields: Any) -> dict[str, Any]:
-    """A request body without the fields left unset."""
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def _segment(value: str) -> str:
-    """A path segment (id or email), URL-encoded so that it cannot change the path."""
-    return quote(str(value), safe="")
 
 
 class GrowSurfClient:
@@ -107,30 +97,22 @@ class GrowSurfClient:
         policy: RetryPolicy | None = None,
     ):
         self.campaign_id = campaign_id
-        self._api_key = api_key
         self.http = ProviderHttp(
             PROVIDER_NAME,
             base_url or configured_base_url(Provider.GROWSURF),
             headers={"Authorization": f"Bearer {api_key}"},
-            error_mapper=self._map_error,
+            error_mapper=map_error,
+            secrets=(api_key,),
             limiter=limiter,
             policy=policy,
         )
 
-    def _map_error(self, response: ProviderResponse) -> HubError:
-        error = map_error(response)
-        if self._api_key and self._api_key in error.message:
-            # A provider echoing the key back must not carry it into the hub's answer.
-            error.message = error.message.replace(self._api_key, "***")
-            error.args = (error.message,)
-        return error
-
     @property
     def _campaign(self) -> str:
-        return f"/campaign/{_segment(self.campaign_id)}"
+        return f"/campaign/{path_segment(self.campaign_id)}"
 
     def _participant(self, id_or_email: str) -> str:
-        return f"{self._campaign}/participant/{_segment(id_or_email)}"
+        return f"{self._campaign}/participant/{path_segment(id_or_email)}"
 
     # -- campaigns --------------------------------------------------------------------------------
 
@@ -198,7 +180,7 @@ class GrowSurfClient:
         ``referred_by`` is the referrer's id or email; ``referral_status`` (``CREDIT_PENDING`` or
         ``CREDIT_AWARDED``) overrides the default the campaign's referral trigger gives.
         """
-        body = _body(
+        body = compact(
             email=email,
             referredBy=referred_by,
             referralStatus=referral_status,
@@ -290,16 +272,16 @@ class GrowSurfClient:
     def approve_participant_reward(self, reward_id: str, *, fulfill: bool | None = None) -> Any:
         """POST /campaign/{id}/reward/{rewardId}/approve: approve a reward; ``fulfill=True`` also fulfills it."""
         return self.http.request(
-            "POST", f"{self._campaign}/reward/{_segment(reward_id)}/approve", json=_body(fulfill=fulfill)
+            "POST", f"{self._campaign}/reward/{path_segment(reward_id)}/approve", json=compact(fulfill=fulfill)
         )
 
     def fulfill_participant_reward(self, reward_id: str) -> Any:
         """POST /campaign/{id}/reward/{rewardId}/fulfill: mark an approved reward fulfilled."""
-        return self.http.request("POST", f"{self._campaign}/reward/{_segment(reward_id)}/fulfill")
+        return self.http.request("POST", f"{self._campaign}/reward/{path_segment(reward_id)}/fulfill")
 
     def remove_participant_reward(self, reward_id: str) -> Any:
         """DELETE /campaign/{id}/reward/{rewardId}: remove a reward that is not approved yet."""
-        return self.http.request("DELETE", f"{self._campaign}/reward/{_segment(reward_id)}")
+        return self.http.request("DELETE", f"{self._campaign}/reward/{path_segment(reward_id)}")
 
     # -- referrals and invites --------------------------------------------------------------------
 
@@ -380,7 +362,7 @@ def _update_body(
     referral_status: str | None,
     vanity_keys: list[str] | None,
 ) -> dict[str, Any]:
-    return _body(
+    return compact(
         referredBy=referred_by,
         email=email,
         firstName=first_name,
@@ -460,47 +442,13 @@ def map_error(response: ProviderResponse) -> HubError:
 # -- normalizers ----------------------------------------------------------------------------------
 
 
-def parse_time(value: Any) -> datetime | None:
-    """A GrowSurf timestamp (epoch milliseconds, as every example writes it) as a UTC datetime.
-
-    Numbers below 10^11 are taken as seconds; ISO 8601 strings are accepted too (naive taken as UTC).
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, int | float):
-        seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def _int(value: Any, default: int | None = None) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
 def normalize_referrer(value: Any) -> ReferrerRef | None:
     """The ``referrer`` of a participant: an object (``id``, ``email``...) or, defensively, an id string.
 
     The referral code of a GrowSurf referrer is its id (what ``referredBy`` takes).
     """
     if isinstance(value, dict):
-        email, code = _str(value.get("email")), _str(value.get("id"))
+        email, code = as_str(value.get("email")), as_str(value.get("id"))
         return ReferrerRef(email=email, referral_code=code) if email or code else None
     if isinstance(value, str) and value:
         return ReferrerRef(email=value, referral_code=None) if "@" in value else ReferrerRef(referral_code=value)
@@ -522,14 +470,14 @@ def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant
     if not isinstance(payload, dict):
         raise ValueError("a GrowSurf participant must be a JSON object")
     return Participant(
-        id=_str(payload.get("id")),
+        id=as_str(payload.get("id")),
         email=str(payload["email"]),
-        first_name=_str(payload.get("firstName")),
-        last_name=_str(payload.get("lastName")),
-        referral_code=_str(payload.get("id")),
-        share_url=_str(payload.get("shareUrl")),
-        referral_count=_int(payload.get("referralCount"), 0) or 0,
-        rank=_int(payload.get("rank")),
+        first_name=as_str(payload.get("firstName")),
+        last_name=as_str(payload.get("lastName")),
+        referral_code=as_str(payload.get("id")),
+        share_url=as_str(payload.get("shareUrl")),
+        referral_count=as_int(payload.get("referralCount"), 0) or 0,
+        rank=as_int(payload.get("rank")),
         referrer=normalize_referrer(payload.get("referrer")),
         flagged=str(payload.get("fraudRiskLevel") or "").upper() == "HIGH",
         created_at=parse_time(payload.get("createdAt")),
@@ -548,7 +496,7 @@ def normalize_leaderboard(payload: dict[str, Any], campaign: str) -> Page[Partic
     participants = payload.get("participants") or []
     return Page[Participant](
         items=[normalize_participant(item, campaign) for item in participants if isinstance(item, dict)],
-        next_cursor=_str(payload.get("nextId")),
+        next_cursor=as_str(payload.get("nextId")),
     )
 
 
@@ -576,14 +524,14 @@ def normalize_referral(payload: dict[str, Any]) -> Referral:
 
     An invite's email is masked by GrowSurf (``"***************"``); it is given as None.
     """
-    email = _str(payload.get("email"))
+    email = as_str(payload.get("email"))
     if email is not None and set(email) == {"*"}:
         email = None
     return Referral(
-        id=_str(payload.get("id")),
+        id=as_str(payload.get("id")),
         email=email,
-        first_name=_str(payload.get("firstName")),
-        last_name=_str(payload.get("lastName")),
+        first_name=as_str(payload.get("firstName")),
+        last_name=as_str(payload.get("lastName")),
         status=referral_status(payload.get("referralStatus")),
         created_at=parse_time(payload.get("createdAt")),
         provider_data=payload,
@@ -618,7 +566,7 @@ def normalize_reward(payload: dict[str, Any]) -> Reward:
     """
     return Reward(
         id=str(payload["id"]),
-        reward_id=_str(payload.get("rewardId")),
+        reward_id=as_str(payload.get("rewardId")),
         milestone_id=None,
         status=reward_status(payload),
         description=None,
@@ -635,4 +583,4 @@ def normalize_rewards(payload: Any) -> list[Reward]:
 
 def normalize_rewards_page(payload: dict[str, Any]) -> Page[Reward]:
     """A participant rewards answer as a page; ``next_cursor`` is ``nextId`` (None on the last page)."""
-    return Page[Reward](items=normalize_rewards(payload), next_cursor=_str(payload.get("nextId")))
+    return Page[Reward](items=normalize_rewards(payload), next_cursor=as_str(payload.get("nextId")))

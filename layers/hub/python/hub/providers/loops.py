@@ -57,6 +57,8 @@ from hub.http import ProviderHttp, ProviderResponse, RetryPolicy, default_error
 from hub.models import Contact, Event, Provider
 from hub.throttle import RateLimiter
 
+from .fields import as_str, compact
+
 PROVIDER_NAME = "Loops"
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 100
@@ -69,11 +71,6 @@ class DuplicateEvent(Conflict):
     """Loops refused an event whose ``Idempotency-Key`` it saw within 24 hours: it was sent already."""
 
     code = "DUPLICATE_EVENT"
-
-
-def _body(**fields: Any) -> dict[str, Any]:
-    """A request body without the fields left unset."""
-    return {key: value for key, value in fields.items() if value is not None}
 
 
 def _merged(properties: Mapping[str, Any] | None, typed: dict[str, Any]) -> dict[str, Any]:
@@ -92,23 +89,15 @@ class LoopsClient:
         limiter: RateLimiter | None = None,
         policy: RetryPolicy | None = None,
     ):
-        self._api_key = api_key
         self.http = ProviderHttp(
             PROVIDER_NAME,
             base_url or configured_base_url(Provider.LOOPS),
             headers={"Authorization": f"Bearer {api_key}"},
-            error_mapper=self._map_error,
+            error_mapper=map_error,
+            secrets=(api_key,),
             limiter=limiter,
             policy=policy,
         )
-
-    def _map_error(self, response: ProviderResponse) -> HubError:
-        error = map_error(response)
-        if self._api_key and self._api_key in error.message:
-            # A provider echoing the key back must not carry it into the hub's answer.
-            error.message = error.message.replace(self._api_key, "***")
-            error.args = (error.message,)
-        return error
 
     def create_contact(
         self,
@@ -123,7 +112,7 @@ class LoopsClient:
 
         Answers ``{"success": true, "id": "<contact id>"}``.
         """
-        typed = _body(email=email, firstName=first_name, lastName=last_name, userId=user_id)
+        typed = compact(email=email, firstName=first_name, lastName=last_name, userId=user_id)
         return self.http.request("POST", "/contacts/create", json=_merged(properties, typed))
 
     def update_contact(
@@ -139,7 +128,7 @@ class LoopsClient:
 
         Answers ``{"success": true, "id": "<contact id>"}``.
         """
-        typed = _body(email=email, firstName=first_name, lastName=last_name, userId=user_id)
+        typed = compact(email=email, firstName=first_name, lastName=last_name, userId=user_id)
         return self.http.request("PUT", "/contacts/update", json=_merged(properties, typed))
 
     def find_contact(self, email: str) -> Any:
@@ -157,7 +146,7 @@ class LoopsClient:
                 "deleting a Loops contact takes exactly one of email or userId",
                 details=[{"field": "email", "reason": "give either email or userId"}],
             )
-        return self.http.request("POST", "/contacts/delete", json=_body(email=email, userId=user_id))
+        return self.http.request("POST", "/contacts/delete", json=compact(email=email, userId=user_id))
 
     def send_event(
         self,
@@ -181,7 +170,7 @@ class LoopsClient:
                 f"a Loops idempotency key has 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
                 details=[{"field": "idempotencyKey", "reason": f"has {len(idempotency_key)} characters"}],
             )
-        body = _merged(properties, _body(email=email, eventName=event_name))
+        body = _merged(properties, compact(email=email, eventName=event_name))
         try:
             return self.http.request("POST", "/events/send", json=body, headers={"Idempotency-Key": idempotency_key})
         except DuplicateEvent:
@@ -227,10 +216,6 @@ def _details(lowered: str, message: str) -> list[dict[str, Any]]:
 # -- normalizers ----------------------------------------------------------------------------------
 
 
-def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
 def normalize_contact(payload: dict[str, Any]) -> Contact:
     """A Loops contact (a find result, or a create/update body) as the hub's :class:`Contact`.
 
@@ -241,11 +226,11 @@ def normalize_contact(payload: dict[str, Any]) -> Contact:
     if not isinstance(payload, dict):
         raise ValueError("a Loops contact must be a JSON object")
     return Contact(
-        id=_str(payload.get("id")),
+        id=as_str(payload.get("id")),
         email=str(payload["email"]),
-        first_name=_str(payload.get("firstName")),
-        last_name=_str(payload.get("lastName")),
-        user_id=_str(payload.get("userId")),
+        first_name=as_str(payload.get("firstName")),
+        last_name=as_str(payload.get("lastName")),
+        user_id=as_str(payload.get("userId")),
         properties={key: value for key, value in payload.items() if key not in CONTACT_FIELDS},
         provider_data=payload,
     )

@@ -37,7 +37,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from hub.config import base_url as configured_base_url
 from hub.errors import (
@@ -53,21 +52,13 @@ from hub.http import ProviderHttp, ProviderResponse, RetryPolicy, default_error
 from hub.models import Page, Participant, Provider, Referral, ReferralStatus, ReferrerRef
 from hub.throttle import RateLimiter
 
+from .fields import as_int, as_str, compact, parse_time, path_segment
+
 PROVIDER_NAME = "SparkLoop"
 
 SUBSCRIBER_TYPES = ("all", "referrals", "advocates")
 SUBSCRIBER_STATUSES = ("unsubscribed", "confirmed")
 MAX_PER_PAGE = 200
-
-
-def _body(**fields: Any) -> dict[str, Any]:
-    """A request body without the fields left unset."""
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def _segment(value: str) -> str:
-    """A path segment, escaped so that an id cannot change the path."""
-    return quote(str(value), safe="")
 
 
 def _timestamp(value: str | datetime | None) -> str | None:
@@ -92,27 +83,19 @@ class SparkLoopClient:
         policy: RetryPolicy | None = None,
     ):
         self.campaign_id = campaign_id
-        self._api_key = api_key
         self.http = ProviderHttp(
             PROVIDER_NAME,
             base_url or configured_base_url(Provider.SPARKLOOP),
             headers={"X-Api-Key": api_key},
-            error_mapper=self._map_error,
+            error_mapper=map_error,
+            secrets=(api_key,),
             limiter=limiter,
             policy=policy,
         )
 
-    def _map_error(self, response: ProviderResponse) -> HubError:
-        error = map_error(response)
-        if self._api_key and self._api_key in error.message:
-            # A provider echoing the key back must not carry it into the hub's answer.
-            error.message = error.message.replace(self._api_key, "***")
-            error.args = (error.message,)
-        return error
-
     @property
     def _subscribers(self) -> str:
-        return f"/campaigns/{_segment(self.campaign_id)}/subscribers"
+        return f"/campaigns/{path_segment(self.campaign_id)}/subscribers"
 
     def create_subscriber(
         self,
@@ -130,7 +113,7 @@ class SparkLoopClient:
 
         ``created_at`` may lie in the past (a string as documented, or a datetime).
         """
-        body = _body(
+        body = compact(
             email=email,
             name=name,
             referrer_code=referrer_code,
@@ -167,14 +150,14 @@ class SparkLoopClient:
                     seen.add(uuid)
                     yield subscriber
             meta = payload.get("meta") if isinstance(payload, dict) else None
-            total_pages = _int(meta.get("total_pages")) if isinstance(meta, dict) else None
+            total_pages = as_int(meta.get("total_pages")) if isinstance(meta, dict) else None
             if not subscribers or total_pages is None or page >= total_pages:
                 return
             page += 1
 
     def get_subscriber(self, uuid: str) -> Any:
         """GET /campaigns/{campaign}/subscribers/{uuid}: one subscriber, by SparkLoop's UUID."""
-        return self.http.request("GET", f"{self._subscribers}/{_segment(uuid)}")
+        return self.http.request("GET", f"{self._subscribers}/{path_segment(uuid)}")
 
     def get_subscriber_by_email(self, email: str) -> Any:
         """GET /campaigns/{campaign}/subscribers?email=...: one subscriber, by email."""
@@ -182,11 +165,11 @@ class SparkLoopClient:
 
     def delete_subscriber(self, uuid: str) -> Any:
         """DELETE /campaigns/{campaign}/subscribers/{uuid}: remove a subscriber."""
-        return self.http.request("DELETE", f"{self._subscribers}/{_segment(uuid)}")
+        return self.http.request("DELETE", f"{self._subscribers}/{path_segment(uuid)}")
 
     def update_subscriber(self, uuid: str, *, status: str) -> Any:
         """PUT /campaigns/{campaign}/subscribers/{uuid}: set ``status`` to ``unsubscribed`` or ``confirmed``."""
-        return self.http.request("PUT", f"{self._subscribers}/{_segment(uuid)}", json={"status": status})
+        return self.http.request("PUT", f"{self._subscribers}/{path_segment(uuid)}", json={"status": status})
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -224,40 +207,6 @@ def _details(lowered: str, message: str) -> list[dict[str, Any]]:
 # -- normalizers ----------------------------------------------------------------------------------
 
 
-def parse_time(value: Any) -> datetime | None:
-    """A timestamp as a timezone-aware datetime: ISO 8601 (naive taken as UTC) or epoch seconds/milliseconds.
-
-    Numbers from 10^11 up are milliseconds (10^11 seconds is the year 5138).
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    if isinstance(value, int | float):
-        seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def _int(value: Any, default: int | None = None) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
 def split_name(name: Any) -> tuple[str | None, str | None]:
     """SparkLoop's one ``name`` as (first, last), split on the first space: "Drago Vrago" -> Drago, Vrago."""
     if not isinstance(name, str) or not name.strip():
@@ -286,15 +235,15 @@ def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant
     """
     data = _subscriber(payload)
     first, last = split_name(data.get("name"))
-    referrer_code = _str(data.get("referrer_code"))
+    referrer_code = as_str(data.get("referrer_code"))
     return Participant(
-        id=_str(data.get("uuid")),
+        id=as_str(data.get("uuid")),
         email=str(data["email"]),
         first_name=first,
         last_name=last,
-        referral_code=_str(data.get("ref_code")),
+        referral_code=as_str(data.get("ref_code")),
         share_url=None,
-        referral_count=_int(data.get("referrals_count"), 0) or 0,
+        referral_count=as_int(data.get("referrals_count"), 0) or 0,
         rank=None,
         referrer=ReferrerRef(referral_code=referrer_code) if referrer_code else None,
         flagged=False,
@@ -315,8 +264,8 @@ def normalize_subscribers_page(payload: dict[str, Any], campaign: str) -> Page[P
     meta = payload.get("meta")
     if not isinstance(meta, dict):
         meta = {}
-    page = _int(meta.get("page"), 1) or 1
-    total_pages = _int(meta.get("total_pages"), 0) or 0
+    page = as_int(meta.get("page"), 1) or 1
+    total_pages = as_int(meta.get("total_pages"), 0) or 0
     return Page[Participant](
         items=[normalize_participant(item, campaign) for item in subscribers if isinstance(item, dict)],
         next_cursor=str(page + 1) if page < total_pages else None,
@@ -332,8 +281,8 @@ def normalize_referral(payload: dict[str, Any]) -> Referral:
     data = _subscriber(payload)
     first, last = split_name(data.get("name"))
     return Referral(
-        id=_str(data.get("uuid")),
-        email=_str(data.get("email")),
+        id=as_str(data.get("uuid")),
+        email=as_str(data.get("email")),
         first_name=first,
         last_name=last,
         status=ReferralStatus.CONVERTED,

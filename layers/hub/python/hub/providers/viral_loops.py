@@ -41,7 +41,6 @@ A 429 (undocumented; the limit is about 300 requests per minute) is retried by :
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from hub.config import base_url as configured_base_url
@@ -61,15 +60,12 @@ from hub.http import ProviderHttp, ProviderResponse, RetryPolicy, default_error
 from hub.models import Participant, Provider, Referral, ReferralStatus, ReferrerRef, Reward, RewardStatus
 from hub.throttle import RateLimiter
 
+from .fields import as_int, as_str, compact, parse_time
+
 PROVIDER_NAME = "Viral Loops"
 
 _PARTICIPANT = "/campaign/participant"
 _MISSING = re.compile(r"missing required parameters?:\s*(?P<fields>[\w\s,]+)", re.IGNORECASE)
-
-
-def _body(**fields: Any) -> dict[str, Any]:
-    """A request body without the fields left unset."""
-    return {key: value for key, value in fields.items() if value is not None}
 
 
 class ViralLoopsClient:
@@ -90,18 +86,11 @@ class ViralLoopsClient:
             PROVIDER_NAME,
             base_url or configured_base_url(Provider.VIRAL_LOOPS),
             headers={"x-api-token": api_key},
-            error_mapper=self._map_error,
+            error_mapper=map_error,
+            secrets=(api_key,),
             limiter=limiter,
             policy=policy,
         )
-
-    def _map_error(self, response: ProviderResponse) -> HubError:
-        error = map_error(response)
-        if self._api_key and self._api_key in error.message:
-            # A provider echoing the key back must not carry it into the hub's answer.
-            error.message = error.message.replace(self._api_key, "***")
-            error.args = (error.message,)
-        return error
 
     def _campaign_query(self, email: str, **extra: Any) -> dict[str, Any]:
         return {"campaignId": self.campaign_id, "email": email, **extra}
@@ -122,7 +111,7 @@ class ViralLoopsClient:
         custom_fields: dict[str, Any] | None = None,
     ) -> Any:
         """POST /v2/campaign/participant: add a participant; ``referrer`` is the referrer's referral code."""
-        body = _body(
+        body = compact(
             campaignId=self.campaign_id,
             email=email,
             firstName=first_name,
@@ -149,7 +138,7 @@ class ViralLoopsClient:
         trigger_integrations: bool | None = None,
     ) -> Any:
         """PUT /v2/campaign/participant: update the participant ``email`` names (``apiToken`` in the body)."""
-        body = _body(
+        body = compact(
             apiToken=self._api_key,
             campaignId=self.campaign_id,
             email=email,
@@ -173,12 +162,12 @@ class ViralLoopsClient:
 
     def convert_participant(self, email: str) -> Any:
         """POST /v2/campaign/participant/convert: mark a referred participant as converted."""
-        body = _body(campaignId=self.campaign_id, email=email)
+        body = compact(campaignId=self.campaign_id, email=email)
         return self.http.request("POST", f"/v2{_PARTICIPANT}/convert", json=body)
 
     def flag_participant(self, email: str, reason: str) -> Any:
         """POST /v3/campaign/participant/flag: exclude a participant from the waitlist and leaderboard."""
-        body = _body(campaignId=self.campaign_id, email=email, reason=reason)
+        body = compact(campaignId=self.campaign_id, email=email, reason=reason)
         return self.http.request("POST", f"/v3{_PARTICIPANT}/flag", json=body)
 
     def get_participant_order(self, email: str, *, referral_code: str | None = None) -> Any:
@@ -206,7 +195,7 @@ class ViralLoopsClient:
 
     def redeem_milestone(self, email: str, milestone_id: str) -> Any:
         """POST /v2/campaign/participant/redeem: mark a participant's milestone reward as redeemed."""
-        body = _body(email=email, campaignId=self.campaign_id, milestoneId=milestone_id)
+        body = compact(email=email, campaignId=self.campaign_id, milestoneId=milestone_id)
         return self.http.request("POST", f"/v2{_PARTICIPANT}/redeem", json=body)
 
     def get_pending_rewards(self, email: str) -> Any:
@@ -217,7 +206,7 @@ class ViralLoopsClient:
 
     def redeem_reward(self, email: str, milestone_id: str, reward_id: str) -> Any:
         """POST /v2/campaign/participant/rewards/redeem: mark one pending reward as redeemed."""
-        body = _body(email=email, milestoneId=milestone_id, rewardId=reward_id)
+        body = compact(email=email, milestoneId=milestone_id, rewardId=reward_id)
         return self.http.request("POST", f"/v2{_PARTICIPANT}/rewards/redeem", json=body, headers=self._reward_headers)
 
 
@@ -271,40 +260,6 @@ def _unwrap(payload: Any) -> Any:
     return payload
 
 
-def parse_time(value: Any) -> datetime | None:
-    """A timestamp as a timezone-aware datetime: ISO 8601 (naive taken as UTC) or epoch seconds/milliseconds.
-
-    Numbers from 10^11 up are milliseconds (10^11 seconds is the year 5138).
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    if isinstance(value, int | float):
-        seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def _int(value: Any, default: int | None = 0) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def normalize_referrer(payload: Any) -> ReferrerRef | None:
     """Who referred a participant, from any of Viral Loops' shapes; None when nobody did.
 
@@ -319,7 +274,7 @@ def normalize_referrer(payload: Any) -> ReferrerRef | None:
         return ReferrerRef(referral_code=data) if data else None
     if not isinstance(data, dict):
         return None
-    email, code = _str(data.get("email")), _str(data.get("referralCode"))
+    email, code = as_str(data.get("email")), as_str(data.get("referralCode"))
     if email is None and code is None:
         return None
     return ReferrerRef(email=email, referral_code=code)
@@ -338,14 +293,14 @@ def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant
         raise ValueError("a Viral Loops participant must be a JSON object")
     count = data.get("referralCount", data.get("referralsCount"))
     return Participant(
-        id=_str(data.get("_id", data.get("id"))),
+        id=as_str(data.get("_id", data.get("id"))),
         email=str(data["email"]),
-        first_name=_str(data.get("firstName")),
-        last_name=_str(data.get("lastName")),
-        referral_code=_str(data.get("referralCode")),
-        share_url=_str(data.get("shareUrl")),
-        referral_count=_int(count) or 0,
-        rank=_int(data.get("rank"), None),
+        first_name=as_str(data.get("firstName")),
+        last_name=as_str(data.get("lastName")),
+        referral_code=as_str(data.get("referralCode")),
+        share_url=as_str(data.get("shareUrl")),
+        referral_count=as_int(count) or 0,
+        rank=as_int(data.get("rank"), None),
         referrer=normalize_referrer(data["referrer"]) if data.get("referrer") else None,
         flagged=bool(data.get("flagged", False)),
         created_at=parse_time(data.get("createdAt")),
@@ -371,10 +326,10 @@ def normalize_referral(item: dict[str, Any]) -> Referral:
     """
     status = REFERRAL_STATUS.get(str(item.get("status", "")).lower(), ReferralStatus.PENDING)
     return Referral(
-        id=_str(item.get("_id", item.get("id"))),
-        email=_str(item.get("email")),
-        first_name=_str(item.get("firstName")),
-        last_name=_str(item.get("lastName")),
+        id=as_str(item.get("_id", item.get("id"))),
+        email=as_str(item.get("email")),
+        first_name=as_str(item.get("firstName")),
+        last_name=as_str(item.get("lastName")),
         status=status,
         created_at=parse_time(item.get("createdAt")),
         provider_data=item,
@@ -413,18 +368,18 @@ def normalize_reward(item: dict[str, Any]) -> Reward:
         return Reward(
             id=str(item["rewardId"]),
             reward_id=str(item["rewardId"]),
-            milestone_id=_str(item.get("milestoneId")),
+            milestone_id=as_str(item.get("milestoneId")),
             status=status,
-            description=_str(item.get("reward", item.get("type"))),
+            description=as_str(item.get("reward", item.get("type"))),
             created_at=parse_time(item.get("createdAt")),
             provider_data=item,
         )
-    milestone = _str(item.get("milestoneId", item.get("milestone")))
+    milestone = as_str(item.get("milestoneId", item.get("milestone")))
     return Reward(
         id=str(milestone),
         milestone_id=milestone,
         status=RewardStatus.REDEEMED if item.get("isRedeemed") else RewardStatus.PENDING,
-        description=_str(item.get("reward")),
+        description=as_str(item.get("reward")),
         created_at=parse_time(item.get("createdAt")),
         provider_data=item,
     )
