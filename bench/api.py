@@ -23,7 +23,7 @@ from local.run import Sandboxes, spawn  # noqa: E402
 from local.template import load  # noqa: E402
 
 API_KEY = "bench-api-key"
-COLD_RUNS = 7
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
 WARM_REQUESTS = 200
 
 IMPORT_PROBE = """
@@ -34,29 +34,33 @@ spec = importlib.util.spec_from_file_location("fn", {path!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 elapsed = time.perf_counter() - started
-clients = sorted(m.split(".")[-1] for m in sys.modules if m.startswith("hub.providers."))
+clients = sorted(
+    m.split(".")[-1] for m in sys.modules if m.startswith("hub.providers.") and m != "hub.providers.fields"
+)
 print(elapsed, ",".join(clients))
 """
 
 
-def cold_import(path: Path) -> tuple[float, str]:
-    """Median seconds to import a handler module in a fresh interpreter, and which clients it loaded."""
+def cold_imports(paths: dict[str, Path]) -> dict[str, tuple[float, str]]:
+    """Median seconds to import each handler module in a fresh interpreter, and the provider modules
+    it loaded. Runs go round-robin over all modules so that machine noise spreads over them evenly."""
     env = {
         **os.environ,
         "IDEMPOTENCY_TABLE": "IdempotencyTable",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": "bench",
-        "PYTHONDONTWRITEBYTECODE": "0",
     }
-    probe = IMPORT_PROBE.format(layer=str(ROOT / "layers/hub/python"), path=str(path))
-    times, clients = [], ""
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    clients: dict[str, str] = {}
     for _ in range(COLD_RUNS):
-        out = subprocess.run(  # noqa: S603 - our own interpreter
-            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
-        ).stdout.split()
-        times.append(float(out[0]))
-        clients = out[1] if len(out) > 1 else "none"
-    return statistics.median(times), clients
+        for name, path in paths.items():
+            probe = IMPORT_PROBE.format(layer=str(ROOT / "layers/hub/python"), path=str(path))
+            out = subprocess.run(  # noqa: S603 - our own interpreter
+                [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+            ).stdout.split()
+            times[name].append(float(out[0]))
+            clients[name] = out[1] if len(out) > 1 else "none"
+    return {name: (statistics.median(values), clients[name]) for name, values in times.items()}
 
 
 def timed(call, n: int) -> list[float]:
@@ -75,7 +79,11 @@ def ms(values: list[float], q: float) -> str:
 
 def main() -> None:
     lines = ["## API functions", ""]
-    baseline, _ = cold_import(ROOT / "bench/baseline_handler.py")
+    functions = sorted(load().functions.values(), key=lambda f: f.logical_id)
+    paths = {"baseline": ROOT / "bench/baseline_handler.py"}
+    paths.update({fn.logical_id: fn.code_dir / f"{fn.module}.py" for fn in functions})
+    cold = cold_imports(paths)
+    baseline = cold["baseline"][0]
     lines += [
         f"Cold import, median of {COLD_RUNS} fresh interpreters (module import only, no invocation).",
         f"Baseline: a minimal Powertools handler with the same decorators and idempotency: "
@@ -84,15 +92,19 @@ def main() -> None:
         "| function | cold import (ms) | ratio to baseline | provider clients imported at cold start |",
         "| --- | ---: | ---: | --- |",
     ]
-    for fn in sorted(load().functions.values(), key=lambda f: f.logical_id):
-        seconds, clients = cold_import(fn.code_dir / f"{fn.module}.py")
+    for fn in functions:
+        seconds, clients = cold[fn.logical_id]
         lines.append(f"| {fn.logical_id} | {seconds * 1000:.0f} | {seconds / baseline:.2f} | {clients} |")
 
     sandboxes = Sandboxes()
     sandboxes.start()
     with tempfile.TemporaryDirectory() as workdir:
         config = Path(workdir) / "hub.toml"
-        config.write_text(sandboxes.config())
+        # The hub paces GrowSurf to its documented 30 per 5 s (one call per 167 ms once the burst is
+        # spent); this measures the hub's own overhead, so the limit is lifted for the run.
+        config.write_text(
+            sandboxes.config() + "\n[providers.growsurf]\nrate_limit = { requests = 100000, per_seconds = 1 }\n"
+        )
         env = {
             "HUB_CONFIG": str(config),
             "GROWSURF_API_URL": sandboxes.growsurf.base_url,
@@ -124,7 +136,9 @@ def main() -> None:
             sandboxes.stop()
     lines += [
         "",
-        f"Warm per-request time, GET participant (GrowSurf sandbox), {WARM_REQUESTS} sequential requests:",
+        f"Warm per-request time, GET participant (GrowSurf sandbox), {WARM_REQUESTS} sequential requests, "
+        "with the hub's GrowSurf rate limit lifted (at the documented 30 per 5 s the hub paces calls "
+        "to one per 167 ms once the burst of 30 is spent, which is the limiter working, not overhead):",
         "",
         "| path | median (ms) | p95 (ms) |",
         "| --- | ---: | ---: |",

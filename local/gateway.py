@@ -107,7 +107,17 @@ class Gateway:
         self._server: BaseWSGIServer | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        return self.handle(Request(environ))(environ, start_response)
+        request = Request(environ)
+        started = time.monotonic()
+        response = self.handle(request)
+        log.info(
+            "%s %s -> %s (%.0f ms)",
+            request.method,
+            request.path,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
         try:
@@ -129,6 +139,7 @@ class Gateway:
 
     def start(self, host: str = "127.0.0.1", port: int = 3000) -> str:
         self._server = make_server(host, port, self, threaded=True)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = self._server
         threading.Thread(
             target=lambda: server.serve_forever(poll_interval=0.1), name="local-gateway", daemon=True

@@ -161,7 +161,9 @@ def spawn(env: dict[str, str], log_path: Path, api_key: str) -> tuple[subprocess
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    # One access line per API request (the gateway's), not one per request of every emulated service.
+    logging.getLogger("local.gateway").setLevel(logging.INFO)
     port = int(os.environ.get("HUB_PORT", "3000"))
     run = LocalRun(port=port, api_key=os.environ.get("HUB_API_KEY"), config_path=os.environ.get("HUB_CONFIG"))
     url = run.start()
