@@ -1,6 +1,10 @@
 """``make run``: the whole hub on one machine, no Docker, no AWS account.
 
-- AWS is moto in server mode, with the template's tables;
+- AWS is moto in server mode, with the template's tables, queues and buckets;
+- the queues' event source mappings and the bucket's notifications invoke their functions with the
+  template's settings (batch size, batching window, concurrency, partial batch responses, timeouts);
+- ``HUB_PARAMETER_OVERRIDES`` sets template parameters as sam's ``--parameter-overrides`` does
+  (``ImportConsumerTimeoutSeconds=2 ImportQueueVisibilitySeconds=12``);
 - the API is the template's routes on ``http://127.0.0.1:3000`` (``HUB_PORT``), each request handed to
   its function's real handler;
 - with no ``HUB_CONFIG``, the four sandbox providers run on loopback and a configuration naming one
@@ -27,12 +31,13 @@ from pathlib import Path
 import requests
 
 from .aws import LocalAws
+from .events import EventSources
 from .gateway import Functions, Gateway
 from .sandbox.growsurf import GrowSurfSandbox
 from .sandbox.loops import LoopsSandbox
 from .sandbox.sparkloop import SparkLoopSandbox
 from .sandbox.viral_loops import ViralLoopsSandbox
-from .template import ROOT, Template, load
+from .template import ROOT, Template, load, parse_parameter_overrides
 
 DEMO_CAMPAIGNS = {
     "demo-growsurf": "growsurf",
@@ -89,13 +94,16 @@ class LocalRun:
     """Everything ``make run`` starts, also used in-process by the integration tests."""
 
     def __init__(self, *, port: int = 3000, api_key: str | None = None, config_path: str | None = None):
-        self.template: Template = load()
+        # Read before the queues are created: their visibility timeouts and redrive policies follow them.
+        overrides = parse_parameter_overrides(os.environ.get("HUB_PARAMETER_OVERRIDES", ""))
+        self.template: Template = load().with_overrides(overrides)
         self.port = port
         self.api_key = api_key or f"local-{secrets.token_urlsafe(16)}"
         self.config_path = config_path
         self.sandboxes: Sandboxes | None = None
-        self.aws = LocalAws(self.template)
+        self.aws = LocalAws(self.template, port=int(os.environ.get("HUB_AWS_PORT", "0")))
         self.gateway: Gateway | None = None
+        self.events: EventSources | None = None
         self.url = ""
         self._workdir = tempfile.TemporaryDirectory(prefix="referral-hub-")
 
@@ -110,15 +118,23 @@ class LocalRun:
             path = Path(self._workdir.name) / "sandbox.toml"
             path.write_text(self.sandboxes.config())
             self.config_path = str(path)
-        env.update({key: value for key, value in self.template.environment().items() if key not in env})
+        self.aws.start()
+        # Once AWS is up, a Ref to a queue or bucket in the environment is its local URL or name.
+        environment = self.template.environment(self.aws.physical)
+        # The machine's own environment wins over the template's values, as with `sam local`.
+        env.update({key: value for key, value in environment.items() if key not in env and key not in os.environ})
         env["HUB_CONFIG"] = self.config_path
         os.environ.update(env)
-        self.aws.start()
-        self.gateway = Gateway(self.template, Functions(self.template), self.api_key)
+        functions = Functions(self.template)
+        self.gateway = Gateway(self.template, functions, self.api_key)
         self.url = self.gateway.start(port=self.port)
+        self.events = EventSources(self.template, functions, self.aws)
+        self.events.start()
         return self.url
 
     def stop(self) -> None:
+        if self.events is not None:
+            self.events.stop()
         if self.gateway is not None:
             self.gateway.stop()
         self.aws.stop()
@@ -164,6 +180,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     # One access line per API request (the gateway's), not one per request of every emulated service.
     logging.getLogger("local.gateway").setLevel(logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = int(os.environ.get("HUB_PORT", "3000"))
     run = LocalRun(port=port, api_key=os.environ.get("HUB_API_KEY"), config_path=os.environ.get("HUB_CONFIG"))
     url = run.start()

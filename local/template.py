@@ -7,7 +7,9 @@ The template is decoded with cfn-lint's decoder, which understands the CloudForm
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,28 @@ class Template:
     parameters: dict[str, Any]
     functions: dict[str, Function]
     function_globals: dict[str, Any]
+    # Parameter values given at deploy time (sam's ``--parameter-overrides``), by parameter name.
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+
+    def with_overrides(self, overrides: Mapping[str, str]) -> Template:
+        """This template deployed with ``overrides`` for some parameters: ``resolve`` gives them, and
+        the functions' timeouts and memory sizes follow them."""
+        merged = replace(self, parameter_overrides={**self.parameter_overrides, **overrides})
+        functions = {
+            logical_id: replace(
+                fn,
+                timeout=merged.function_setting(logical_id, "Timeout", 3),
+                memory=merged.function_setting(logical_id, "MemorySize", 128),
+            )
+            for logical_id, fn in self.functions.items()
+        }
+        return replace(merged, functions=functions)
+
+    def function_setting(self, logical_id: str, name: str, default: int) -> int:
+        """A function's numeric setting (``Timeout``, ``MemorySize``), its own or the global one,
+        resolved when it is a ``Ref`` to a parameter."""
+        props = self.resources[logical_id].get("Properties", {})
+        return int(self.resolve(props.get(name, self.function_globals.get(name, default))))
 
     def tables(self) -> dict[str, dict[str, Any]]:
         """DynamoDB tables by logical id, with their CloudFormation properties."""
@@ -55,27 +79,47 @@ class Template:
     def routes(self) -> list[tuple[Route, Function]]:
         return [(route, fn) for fn in self.functions.values() for route in fn.routes]
 
-    def environment(self) -> dict[str, str]:
-        """The functions' environment variables as the local run sets them (one process for all)."""
+    def environment(self, physical: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The functions' environment variables as the local run sets them (one process for all);
+        ``physical`` gives the local name or URL of the resources once they exist."""
         env: dict[str, str] = {}
         for fn in self.functions.values():
             for key, value in fn.environment.items():
-                resolved = self.resolve(value)
+                resolved = self.resolve(value, physical)
                 if resolved is not None:
                     env.setdefault(key, str(resolved))
         return env
 
-    def resolve(self, value: Any) -> Any:
-        """A template value as the local run sees it: a ``Ref`` to a resource is its logical id (the
-        local name of a table or queue), to a parameter its default; other intrinsics give None."""
+    def resolve(self, value: Any, physical: Mapping[str, str] | None = None) -> Any:
+        """A template value as the local run sees it: a ``Ref`` to a parameter is its override, else
+        its default; to a resource, its local name or URL in ``physical`` (a queue's URL, a bucket's
+        name), else its logical id (the local name of a table); other intrinsics give None."""
         if isinstance(value, dict) and set(value) == {"Ref"}:
             name = value["Ref"]
+            if name in self.parameter_overrides:
+                return self.parameter_overrides[name]
             if name in self.parameters:
                 return self.parameters[name].get("Default")
-            return name
+            return (physical or {}).get(name, name)
         if isinstance(value, dict):
             return None
         return value
+
+
+def parse_parameter_overrides(text: str) -> dict[str, str]:
+    """Parameter values written as sam's ``--parameter-overrides`` takes them: ``Key=Value`` pairs
+    separated by spaces (quoted when a value has spaces), or ``ParameterKey=Key,ParameterValue=Value``."""
+    overrides: dict[str, str] = {}
+    for item in shlex.split(text):
+        if item.startswith("ParameterKey="):
+            fields = dict(part.split("=", 1) for part in item.split(",", 1))
+            overrides[fields["ParameterKey"]] = fields.get("ParameterValue", "")
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"a parameter override is written Key=Value, not {item!r}")
+        overrides[key] = value
+    return overrides
 
 
 @cache
@@ -87,6 +131,8 @@ def load(path: Path = TEMPLATE) -> Template:
     resources = dict(decoded.get("Resources", {}))
     parameters = dict(decoded.get("Parameters", {}))
     globals_fn = decoded.get("Globals", {}).get("Function", {})
+    # The template without functions, to resolve their settings against its parameters' defaults.
+    bare = Template(resources=resources, parameters=parameters, functions={}, function_globals=dict(globals_fn))
     functions = {}
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -108,10 +154,10 @@ def load(path: Path = TEMPLATE) -> Template:
             code_dir=(path.parent / props["CodeUri"]).resolve(),
             module=module,
             handler=handler,
-            timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
-            memory=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+            timeout=bare.function_setting(logical_id, "Timeout", 3),
+            memory=bare.function_setting(logical_id, "MemorySize", 128),
             environment=dict(env),
             routes=routes,
             events=events,
         )
-    return Template(resources=resources, parameters=parameters, functions=functions, function_globals=dict(globals_fn))
+    return replace(bare, functions=functions)

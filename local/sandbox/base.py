@@ -10,7 +10,8 @@ Control routes (JSON), beside the provider's own routes:
 
 - ``GET /_sandbox/requests``: what the provider received, oldest first; ``DELETE`` forgets it.
 - ``POST /_sandbox/faults``: ``{"status": 500, "times": 2, "delay": 0, "headers": {}, "body": ...,
-  "path": "/substring", "method": "POST"}``: the next ``times`` matching requests get that answer;
+  "path": "/substring", "method": "POST", "probability": 1.0}``: the next ``times`` matching
+  requests get that answer (with ``probability`` below 1, each matching request by that chance);
   with ``delay`` and no ``status`` the request is answered normally, but only after ``delay`` seconds
   (a timeout for a client with a shorter read timeout). ``DELETE`` clears them.
 - ``POST /_sandbox/latency``: ``{"seconds": 0.05}`` added to every answer.
@@ -23,6 +24,7 @@ Control routes (JSON), beside the provider's own routes:
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -48,6 +50,7 @@ class Received:
     headers: dict[str, str]
     json: Any
     at: float = field(default_factory=time.time)
+    status: int | None = None  # the answer's status, once answered
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers.items():
@@ -67,11 +70,14 @@ class Fault:
     body: Any = None
     path: str | None = None
     method: str | None = None
+    probability: float = 1.0  # below 1: each matching request gets the fault with this chance
 
     def matches(self, request: Request) -> bool:
         if self.path is not None and self.path not in request.path:
             return False
-        return self.method is None or self.method.upper() == request.method
+        if self.method is not None and self.method.upper() != request.method:
+            return False
+        return self.probability >= 1.0 or random.random() < self.probability
 
 
 @dataclass
@@ -196,10 +202,14 @@ class Sandbox:
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = body.decode("utf-8", "replace")
+        received = Received(request.method, request.path, dict(request.args), dict(request.headers), parsed)
+        response = self._answer(request, received)
+        received.status = response.status_code
+        return response
+
+    def _answer(self, request: Request, received: Received) -> Response:
         with self.lock:
-            self.received.append(
-                Received(request.method, request.path, dict(request.args), dict(request.headers), parsed)
-            )
+            self.received.append(received)
             fault = self._take_fault(request)
             throttle_wait = self._throttle()
             if throttle_wait is None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.run import Sandboxes, spawn
+from local.run import Sandboxes, free_port, spawn
 
 API_KEY = "e2e-hub-api-key-5f1c"
 
@@ -29,6 +29,7 @@ class Hub:
     api_key: str
     log_path: Path
     session: requests.Session
+    aws_endpoint: str
 
     def request(self, method: str, path: str, *, key: str | None = None, **kwargs: Any) -> requests.Response:
         headers = {"x-api-key": self.api_key if key is None else key, **kwargs.pop("headers", {})}
@@ -63,7 +64,15 @@ def hub_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def hub(sandboxes: Sandboxes, hub_log: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     config = tmp_path_factory.mktemp("config") / "hub.toml"
-    config.write_text(sandboxes.config())
+    # Provider limits high enough for the tests' bulk loads (the limiter still spaces every call).
+    config.write_text(
+        sandboxes.config()
+        + "".join(
+            f"[providers.{name}]\nrate_limit = {{ requests = 500, per_seconds = 1 }}\n"
+            for name in ("growsurf", "viral_loops", "sparkloop", "loops")
+        )
+    )
+    aws_port = free_port()
     env = {
         "HUB_CONFIG": str(config),
         "GROWSURF_API_URL": sandboxes.growsurf.base_url,
@@ -74,8 +83,13 @@ def hub(sandboxes: Sandboxes, hub_log: Path, tmp_path_factory: pytest.TempPathFa
         "HUB_HTTP_READ_TIMEOUT_SECONDS": "1",
         "HUB_HTTP_BUDGET_SECONDS": "4",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
+        "HUB_AWS_PORT": str(aws_port),
+        # Short consumer timeouts and visibility, so that redeliveries happen within a test.
+        "HUB_PARAMETER_OVERRIDES": (
+            "ImportConsumerTimeoutSeconds=15 ImportQueueVisibilitySeconds=18 ImportConsumerConcurrency=2"
+        ),
     }
     process, url = spawn(env, hub_log, API_KEY)
-    yield Hub(url, API_KEY, hub_log, requests.Session())
+    yield Hub(url, API_KEY, hub_log, requests.Session(), f"http://127.0.0.1:{aws_port}")
     process.terminate()
     process.wait(timeout=10)

@@ -36,15 +36,37 @@ EXPECTED_STATUS = {
     "api_sync_contact_upsert": 200,
     "api_sync_contact_from_campaign": 200,
     "api_openapi": 200,
+    "api_create_import_json": 202,
+    "api_create_import_csv": 202,
+    "api_create_import_unsupported": 501,
+    "api_create_import_upload": 201,
+    "api_get_import_unknown": 404,
+}
+# Queue and storage events: what the handler returns for them.
+EXPECTED_RESULT = {
+    "sqs_add_participant_row": {"batchItemFailures": []},
+    "s3_split_import_upload": {"jobs": [{"jobId": "sample-upload-job", "rows": 2, "failed": 0}]},
 }
 
 
 def function_for(event: dict) -> str:
+    """The function the template wires to this event: by route, by queue or by bucket."""
     template = load()
-    for route, fn in template.routes():
-        if route.path == event["resource"] and route.method == event["httpMethod"]:
-            return fn.logical_id
-    raise AssertionError(f"no function serves {event['httpMethod']} {event['resource']}")
+    if "resource" in event:
+        for route, fn in template.routes():
+            if route.path == event["resource"] and route.method == event["httpMethod"]:
+                return fn.logical_id
+        raise AssertionError(f"no function serves {event['httpMethod']} {event['resource']}")
+    record = event["Records"][0]
+    for fn in template.functions.values():
+        for source in fn.events.values():
+            if record["eventSource"] == "aws:sqs" and source.get("Type") == "SQS":
+                queue = source["Properties"]["Queue"]["Fn::GetAtt"][0]
+                if record["eventSourceARN"].endswith(f":{queue}"):
+                    return fn.logical_id
+            if record["eventSource"] == "aws:s3" and source.get("Type") == "S3":
+                return fn.logical_id
+    raise AssertionError("no function takes this event")
 
 
 @pytest.fixture
@@ -83,7 +105,19 @@ def local_stack(monkeypatch, tmp_path) -> Iterator[tuple[Functions, Sandboxes]]:
 
 
 def test_every_event_file_has_an_expected_case():
-    assert {path.stem for path in EVENTS.glob("*.json")} == set(EXPECTED_STATUS)
+    assert {path.stem for path in EVENTS.glob("*.json")} == set(EXPECTED_STATUS) | set(EXPECTED_RESULT)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_RESULT))
+def test_sample_queue_and_storage_events_invoke_their_function(local_stack, name):
+    # Given a queue or storage event, and the job it belongs to
+    functions, _ = local_stack
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    fn = load().functions[function_for(event)]
+    # When its function is invoked with it
+    result = functions.invoke(fn, event)
+    # Then it did what the event stands for
+    assert result == EXPECTED_RESULT[name]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))

@@ -30,7 +30,9 @@ def test_only_write_functions_may_touch_the_idempotency_table():
             for statement in policy.get("Statement", [])
         ]
         touches_table = any(s.get("Sid") == "IdempotencyRecords" for s in statements)
-        writes = any(route.method == "POST" for route in fn.routes)
+        writes = any(route.method == "POST" for route in fn.routes) or any(
+            event.get("Type") == "SQS" for event in fn.events.values()
+        )
         # Then a function has table rights exactly when it serves a write
         assert touches_table == writes, logical_id
 

@@ -35,7 +35,7 @@ from .errors import (
     Unsupported,
     ValidationError,
 )
-from .schemas import check_email
+from .schemas import check_email, field_errors
 
 logger = Logger()
 metrics = Metrics()
@@ -129,19 +129,7 @@ def parse_body(app: APIGatewayRestResolver, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        raise ValidationError("the request body is invalid", details=validation_details(exc)) from None
-
-
-def validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
-    """Pydantic's errors as the SPEC's details: which field (camelCase, dotted) and why."""
-    details = []
-    for err in exc.errors():
-        field = ".".join(str(part) for part in err["loc"]) or "body"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "is not a field of this request"
-        details.append({"field": field, "reason": message})
-    return details
+        raise ValidationError("the request body is invalid", details=field_errors(exc)) from None
 
 
 def path_email(value: str) -> str:
@@ -206,7 +194,7 @@ def idempotency_key(app: APIGatewayRestResolver) -> str | None:
 def write(
     app: APIGatewayRestResolver,
     operation: str,
-    request: BaseModel,
+    request: BaseModel | dict[str, Any],
     action: Callable[[], idempotency.Outcome],
     *,
     scope: str = "",
@@ -219,7 +207,7 @@ def write(
     deduplicates for the configured window; with neither, the write simply runs.
     """
     header = idempotency_key(app)
-    payload = request.model_dump(mode="json")
+    payload = request.model_dump(mode="json") if isinstance(request, BaseModel) else request
     if header is not None:
         outcome = idempotency.run_once(f"{operation}#{scope}#key#{header}", payload, action)
     elif natural_key is not None:

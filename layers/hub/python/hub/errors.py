@@ -87,6 +87,12 @@ class IdempotencyKeyReused(Conflict):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class InProgress(Conflict):
+    """An identical request is still running; it is worth retrying shortly."""
+
+    code = "REQUEST_IN_PROGRESS"
+
+
 class RateLimited(HubError):
     """The hub, or a provider after the hub's retries, refuses more requests for now."""
 

@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .errors import Conflict, IdempotencyKeyReused
+from .errors import IdempotencyKeyReused, InProgress
 
 #: How long an ``Idempotency-Key`` is remembered.
 KEY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_KEY_TTL_SECONDS", "86400"))
@@ -98,9 +98,7 @@ def run_once(key: str, payload: Any, action: Callable[[], Outcome], *, window: i
             ) from None
         except IdempotencyAlreadyInProgressError:
             if time.monotonic() >= deadline:
-                raise Conflict(
-                    "an identical request is still in progress; retry shortly", code="REQUEST_IN_PROGRESS"
-                ) from None
+                raise InProgress("an identical request is still in progress; retry shortly") from None
             time.sleep(0.1)
             continue
         return Outcome(stored["status"], stored["body"], replayed=bool(stored.get("replayed")))

@@ -12,7 +12,15 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .models import Page, Participant, Referral, Reward
-from .schemas import AddParticipantRequest, ContactSyncRequest, ConvertRequest, FlagRequest, RedeemRequest
+from .schemas import (
+    AddParticipantRequest,
+    ContactSyncRequest,
+    ConvertRequest,
+    FlagRequest,
+    ImportRequest,
+    RedeemRequest,
+    UploadRequest,
+)
 
 REF = "#/components/schemas/{model}"
 
@@ -119,6 +127,34 @@ OPERATIONS: list[Operation] = [
         ContactSyncRequest,
         errors=(404, 502, 503, 504),
     ),
+    Operation(
+        "POST",
+        "/imports",
+        "createImport",
+        "A bulk job from JSON rows, or from a CSV body (Content-Type text/csv, with campaign and operation as query"
+        " parameters); 202 with jobId and total",
+        ImportRequest,
+        success=202,
+        query={"campaign": {"type": "string"}, "operation": {"type": "string"}},
+        errors=(400, 404, 501),
+    ),
+    Operation(
+        "POST",
+        "/imports/uploads",
+        "createImportUpload",
+        "A bulk job whose CSV file is PUT to the returned uploadUrl (for files larger than a request may carry)",
+        UploadRequest,
+        success=201,
+        errors=(404, 501),
+    ),
+    Operation(
+        "GET",
+        "/imports/{jobId}",
+        "getImport",
+        "A bulk job's status, counts and failed rows (paged by cursor)",
+        query={"cursor": {"type": "string", "pattern": "^[0-9]+$"}},
+        errors=(404,),
+    ),
     Operation("GET", "/openapi.json", "openapi", "This document", errors=()),
 ]
 
@@ -170,7 +206,7 @@ def document() -> dict[str, Any]:
 
 def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = []
-    for name in ("campaign", "email"):
+    for name in ("campaign", "email", "jobId"):
         if "{" + name + "}" in op.path:
             schema = _EMAIL if name == "email" else {"type": "string", "minLength": 1}
             parameters.append({"name": name, "in": "path", "required": True, "schema": schema})

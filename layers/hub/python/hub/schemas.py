@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -78,3 +79,30 @@ class ContactSyncRequest(RequestModel):
     user_id: Text | None = None
     properties: FlatObject = Field(default_factory=dict)
     event: ContactEvent | None = None
+
+
+class ImportRequest(RequestModel):
+    """``POST /imports`` with JSON rows."""
+
+    campaign: Text | None = None
+    operation: Text
+    rows: list[Any]
+
+
+class UploadRequest(RequestModel):
+    """``POST /imports/uploads``: a job whose CSV file comes through S3."""
+
+    campaign: Text | None = None
+    operation: Text
+
+
+def field_errors(exc: PydanticValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors as the SPEC's details: which field (camelCase, dotted) and why."""
+    details = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "body"
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "is not a field of this request"
+        details.append({"field": field, "reason": reason})
+    return details

@@ -17,7 +17,8 @@ from ..errors import ParticipantNotFound, Unsupported, ValidationError
 from ..http import RetryPolicy
 from ..models import Page, Participant, Provider, Referral, Reward, RewardStatus
 from ..schemas import AddParticipantRequest
-from ..throttle import RateLimiter, TokenBucket
+from ..shared_throttle import shared_limiter_for
+from ..throttle import RateLimiter
 
 PROVIDER_NAMES = {
     Provider.VIRAL_LOOPS: "Viral Loops",
@@ -39,6 +40,10 @@ class ReferralProgram:
 
     def _unsupported(self, operation: str) -> Unsupported:
         return Unsupported(PROVIDER_NAMES[self.provider], operation)
+
+    def supports(self, operation: str) -> bool:
+        """Whether the provider has ``operation`` (a method name such as ``convert``)."""
+        return getattr(type(self), operation) is not getattr(ReferralProgram, operation)
 
     def referral_code_of(self, referrer: str) -> str:
         """A referrer given as a referral code or an email, as the referral code the provider takes."""
@@ -82,17 +87,14 @@ class ReferralProgram:
         raise self._unsupported("leaderboard")
 
 
-# One limiter per provider per process: every campaign of a provider shares its limit.
-_limiters: dict[Provider, RateLimiter] = {}
 _programs: dict[str, tuple[str, ReferralProgram]] = {}
 _lock = threading.Lock()
 
 
 def limiter_for(provider: Provider, config: HubConfig) -> RateLimiter:
-    with _lock:
-        if provider not in _limiters:
-            _limiters[provider] = TokenBucket(config.rate(provider))
-        return _limiters[provider]
+    """The limiter every campaign of ``provider`` shares: in DynamoDB across all Lambdas when the
+    stack has its throttle table (``THROTTLE_TABLE``), else in this process."""
+    return shared_limiter_for(provider.value, config.rate(provider))
 
 
 def retry_policy() -> RetryPolicy:

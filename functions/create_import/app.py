@@ -1,0 +1,60 @@
+"""POST /imports: a bulk job from JSON rows or a CSV body; POST /imports/uploads: a job whose CSV file
+is uploaded to S3 (for files larger than an API request may carry)."""
+
+import io
+import json
+
+from aws_lambda_powertools.event_handler import Response
+
+from hub import api, imports
+from hub.idempotency import Outcome
+from hub.jobs import JobStore
+from hub.schemas import ImportRequest, UploadRequest
+
+app = api.make_app()
+jobs = JobStore()
+
+
+@app.post("/imports")
+def create_import() -> Response:
+    event = app.current_event
+    content_type = (event.get_header_value("Content-Type", case_sensitive=False) or "").split(";")[0].strip()
+    if content_type == "text/csv":
+        campaign = event.get_query_string_value("campaign")
+        operation = imports.operation_of(event.get_query_string_value("operation"))
+        body = event.decoded_body or ""
+        fingerprint = {"campaign": campaign, "operation": operation.name, "csv": body}
+        rows = imports.csv_rows(io.BytesIO(body.encode("utf-8")), operation)
+    else:
+        request = api.parse_body(app, ImportRequest)
+        campaign, operation = request.campaign, imports.operation_of(request.operation)
+        fingerprint = json.loads(event.body or "{}")
+        rows = imports.json_rows(request.rows)
+    imports.check_target(campaign, operation)
+
+    def action() -> Outcome:
+        job_id = imports.new_job(jobs, campaign, operation)
+        total, failed = imports.run_rows(jobs, job_id, campaign, operation, rows)
+        return Outcome(202, {"jobId": job_id, "status": "queued", "total": total, "failed": failed})
+
+    response = api.write(app, "import", fingerprint, action, scope=campaign or "")
+    body = json.loads(response.body) if isinstance(response.body, str) else {}
+    if "jobId" in body:
+        response.headers["Location"] = f"/imports/{body['jobId']}"
+    return response
+
+
+@app.post("/imports/uploads")
+def create_upload() -> Response:
+    request = api.parse_body(app, UploadRequest)
+    operation = imports.operation_of(request.operation)
+    imports.check_target(request.campaign, operation)
+
+    def action() -> Outcome:
+        job_id = imports.new_job(jobs, request.campaign, operation)
+        return Outcome(201, {"jobId": job_id, **imports.upload_url(job_id)})
+
+    return api.write(app, "importUpload", request, action, scope=request.campaign or "")
+
+
+lambda_handler = api.entrypoint(app)

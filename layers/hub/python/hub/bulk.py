@@ -1,0 +1,310 @@
+"""Bulk imports: rows validated up front, queued to their operation's SQS queue, and run by the
+queue's consumer exactly once each at the provider's rate.
+
+- Every operation of the hub that writes has a queue: ``addParticipant``, ``convert``, ``redeem``,
+  ``flag`` and ``syncContact``. Rows are validated with the same models as the API's bodies.
+- A row's message names its job, row number, operation and campaign. The consumer runs it under an
+  idempotency key made of that meaning and the row's email, so a redelivered or duplicated message
+  never reaches the provider twice, and counts its outcome once (:class:`hub.jobs.JobStore`).
+- A provider's 429 is not a failure: the row is sent again to its queue with a delay (a new message,
+  so the receive count that leads to the dead-letter queue is not spent), and the original deleted.
+- A transient failure (provider down, timeout, 5xx) is reported as a batch item failure, so SQS
+  redelivers it after the visibility timeout; on the last delivery allowed the row is counted as
+  failed with its reason and sent to the dead-letter queue with that reason as message attributes.
+- Any other error (invalid for the provider, not found, conflict, unsupported) fails the row at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from . import idempotency
+from .errors import (
+    ConfigurationError,
+    HubError,
+    InProgress,
+    ProviderError,
+    ProviderThrottled,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ValidationError,
+)
+from .jobs import JobStore, RowFailure
+from .schemas import (
+    AddParticipantRequest,
+    ContactSyncRequest,
+    ConvertRequest,
+    FlagRequest,
+    RedeemRequest,
+    field_errors,
+)
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+#: SQS accepts at most this many entries per SendMessageBatch, and this delay.
+SQS_BATCH = 10
+SQS_MAX_DELAY_SECONDS = 900
+#: Transient errors: retried by SQS redelivery until the last delivery allowed.
+TRANSIENT = (ProviderUnavailable, ProviderTimeout, ProviderError, ConfigurationError, InProgress)
+
+
+@dataclass(frozen=True)
+class BulkOperation:
+    name: str
+    model: type[BaseModel]
+    env: str  # prefix of the queue's environment variables
+    #: where a CSV column that is not a field of the model goes (None: it is ignored)
+    extra_columns_into: str | None = None
+
+    def queue_url(self) -> str:
+        return _env(f"{self.env}_QUEUE_URL")
+
+    def dead_letter_url(self) -> str:
+        return _env(f"{self.env}_DLQ_URL")
+
+
+OPERATIONS: dict[str, BulkOperation] = {
+    op.name: op
+    for op in (
+        BulkOperation("addParticipant", AddParticipantRequest, "ADD_PARTICIPANT", "metadata"),
+        BulkOperation("convert", ConvertRequest, "CONVERT"),
+        BulkOperation("redeem", RedeemRequest, "REDEEM"),
+        BulkOperation("flag", FlagRequest, "FLAG"),
+        BulkOperation("syncContact", ContactSyncRequest, "SYNC_CONTACT", "properties"),
+    )
+}
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigurationError(f"the environment variable {name} is not set")
+    return value
+
+
+def operation_named(name: str | None) -> BulkOperation:
+    """The bulk operation ``name``, or a VALIDATION_ERROR listing the ones there are."""
+    if name not in OPERATIONS:
+        raise ValidationError(
+            "unknown bulk operation",
+            details=[{"field": "operation", "reason": f"must be one of {', '.join(OPERATIONS)}"}],
+        )
+    return OPERATIONS[name]
+
+
+class RowMessage(BaseModel):
+    """The body of a queued row."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobId: str
+    row: int
+    operation: str
+    campaign: str | None
+    data: dict[str, Any]
+
+
+def validate_row(operation: BulkOperation, campaign: str | None, row: int, data: Any) -> BaseModel | RowFailure:
+    """The row as the operation's request model, or its failure naming each invalid field."""
+    if not isinstance(data, dict):
+        error = ValidationError(f"row {row} is not an object", details=[{"field": "row", "reason": "is not an object"}])
+        return RowFailure(row, error.to_dict()["error"])
+    payload = dict(data)
+    if operation.name == "syncContact" and campaign and "campaign" not in payload:
+        payload["campaign"] = campaign
+    try:
+        return operation.model.model_validate(payload)
+    except PydanticValidationError as exc:
+        error = ValidationError(f"row {row} is invalid", details=field_errors(exc))
+        return RowFailure(row, error.to_dict()["error"])
+
+
+def fold_columns(operation: BulkOperation, values: dict[str, str]) -> dict[str, Any]:
+    """A CSV record as a row: columns that are not fields of the operation go into its metadata or
+    properties (for add participant and sync contact), so nothing in the file is lost; for the other
+    operations they are left out."""
+    fields = {info.alias or name for name, info in operation.model.model_fields.items()}
+    row: dict[str, Any] = {key: value for key, value in values.items() if key in fields}
+    extra = {key: value for key, value in values.items() if key not in fields}
+    if extra and operation.extra_columns_into is not None:
+        row[operation.extra_columns_into] = extra
+    return row
+
+
+class RowQueue:
+    """Sends validated rows to their operation's queue, ten to a SendMessageBatch."""
+
+    def __init__(self, operation: BulkOperation, job_id: str, campaign: str | None, sqs: Any = None):
+        self.operation = operation
+        self.job_id = job_id
+        self.campaign = campaign
+        self._sqs = sqs or boto3.client("sqs")
+        self._url = operation.queue_url()
+        self._pending: list[tuple[int, str]] = []
+        self.failures: list[RowFailure] = []
+        self.sent = 0
+
+    def add(self, row: int, request: BaseModel) -> None:
+        message = RowMessage(
+            jobId=self.job_id,
+            row=row,
+            operation=self.operation.name,
+            campaign=self.campaign,
+            data=request.model_dump(mode="json", by_alias=True, exclude_none=True),
+        )
+        self._pending.append((row, message.model_dump_json()))
+        if len(self._pending) == SQS_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is pending; entries SQS refuses are retried, then failed with SQS's reason."""
+        pending, self._pending = self._pending, []
+        for _attempt in range(3):
+            if not pending:
+                return
+            answer = self._sqs.send_message_batch(
+                QueueUrl=self._url,
+                Entries=[{"Id": str(row), "MessageBody": body} for row, body in pending],
+            )
+            self.sent += len(answer.get("Successful", []))
+            refused = {entry["Id"]: entry for entry in answer.get("Failed", [])}
+            pending = [(row, body) for row, body in pending if str(row) in refused]
+            if pending and all(refused[str(row)].get("SenderFault") for row, _ in pending):
+                break
+        for row, _ in pending:
+            error = HubError(f"row {row} could not be queued", code="QUEUE_ERROR")
+            self.failures.append(RowFailure(row, error.to_dict()["error"]))
+
+
+# -- the consumer -----------------------------------------------------------------------------------
+
+
+def execute(operation: str, campaign: str | None, data: dict[str, Any], *, row_key: str) -> dict[str, Any]:
+    """Run one row the way the API runs the same request (the same programs and contact store)."""
+    from .contacts import sync_contact
+    from .programs import program_for
+
+    request = OPERATIONS[operation].model.model_validate(data)
+    if operation == "syncContact":
+        assert isinstance(request, ContactSyncRequest)
+        return sync_contact(request, idempotency_key=row_key)
+    if campaign is None:
+        raise ValidationError("the row has no campaign", details=[{"field": "campaign", "reason": "is required"}])
+    program = program_for(campaign)
+    if isinstance(request, AddParticipantRequest):
+        participant, created = program.add_participant(request)
+        return {"email": participant.email, "created": created}
+    if isinstance(request, ConvertRequest):
+        return program.convert(request.email)
+    if isinstance(request, RedeemRequest):
+        return program.redeem(request.email, request.reward_id, request.milestone_id)
+    if isinstance(request, FlagRequest):
+        return program.flag(request.email, request.reason)
+    raise ValidationError(f"unknown bulk operation '{operation}'")
+
+
+class Consumer:
+    """The record handler of one operation's queue."""
+
+    def __init__(self, operation: str, *, jobs: JobStore | None = None, sqs: Any = None):
+        self.operation = OPERATIONS[operation]
+        self._jobs = jobs
+        self._sqs = sqs
+        self.max_receive_count = int(os.environ.get("MAX_RECEIVE_COUNT", "5"))
+
+    @property
+    def jobs(self) -> JobStore:
+        if self._jobs is None:
+            self._jobs = JobStore()
+        return self._jobs
+
+    @property
+    def sqs(self) -> Any:
+        if self._sqs is None:
+            self._sqs = boto3.client("sqs")
+        return self._sqs
+
+    def handle(self, record: SQSRecord) -> None:
+        message = RowMessage.model_validate_json(record.body)
+        if self.jobs.is_recorded(message.jobId, message.row):
+            logger.info("row already counted", extra={"jobId": message.jobId, "row": message.row})
+            return
+        email = str(message.data.get("email", "")).lower()
+        row_key = f"bulk#{message.operation}#{message.campaign}#{message.jobId}#{message.row}#{email}"
+        try:
+            idempotency.run_once(
+                row_key,
+                message.data,
+                lambda: idempotency.Outcome(
+                    200, execute(message.operation, message.campaign, message.data, row_key=row_key)
+                ),
+            )
+        except ProviderThrottled as exc:
+            self._requeue(record, exc.retry_after)
+            return
+        except TRANSIENT as exc:
+            receives = int(record.attributes.approximate_receive_count or "1")
+            if receives < self.max_receive_count:
+                metrics.add_metric(name="RowRetried", unit=MetricUnit.Count, value=1)
+                raise
+            self._fail(message, record, exc)
+            return
+        except HubError as exc:
+            self._fail(message, record, exc, dead_letter=False)
+            return
+        if self.jobs.record(message.jobId, message.row):
+            metrics.add_metric(name="RowSucceeded", unit=MetricUnit.Count, value=1)
+
+    def _requeue(self, record: SQSRecord, retry_after: float | None) -> None:
+        delay = min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(retry_after or 1)))
+        self.sqs.send_message(QueueUrl=self.operation.queue_url(), MessageBody=record.body, DelaySeconds=delay)
+        metrics.add_metric(name="RowThrottled", unit=MetricUnit.Count, value=1)
+        logger.info("provider throttled; row sent back to its queue", extra={"delaySeconds": delay})
+
+    def _fail(self, message: RowMessage, record: SQSRecord, exc: HubError, *, dead_letter: bool = True) -> None:
+        error = exc.to_dict()["error"]
+        if self.jobs.record(message.jobId, message.row, error=error):
+            metrics.add_metric(name="RowFailed", unit=MetricUnit.Count, value=1)
+        if dead_letter:
+            self.sqs.send_message(
+                QueueUrl=self.operation.dead_letter_url(),
+                MessageBody=record.body,
+                MessageAttributes={
+                    "errorCode": {"DataType": "String", "StringValue": exc.code},
+                    "errorMessage": {"DataType": "String", "StringValue": exc.message[:1000]},
+                },
+            )
+
+
+def consume(operation: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler of ``operation``'s queue: partial batch responses, one record at a time."""
+    consumer = Consumer(operation)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        idempotency.register_lambda_context(context)
+        # A processor per invocation: it holds the batch's state (cheap to make, and safe even where
+        # invocations share a process, as in the local run).
+        processor = BatchProcessor(event_type=EventType.SQS)
+        return dict(
+            process_partial_response(event=event, record_handler=consumer.handle, processor=processor, context=context)
+        )
+
+    return lambda_handler

@@ -1,0 +1,250 @@
+"""Import jobs in DynamoDB: progress that survives any crash, and rows counted exactly once.
+
+Items of a job share the partition key ``JOB#<id>``:
+
+- ``sk = JOB``: the job: campaign, operation, ``total`` (rows read so far), ``succeeded``,
+  ``failed``, ``splitDone`` (every row has been read), timestamps;
+- ``sk = ROW#<row>``: a marker that the row's outcome was counted;
+- ``sk = FAIL#<row>``: a failed row, with its error.
+
+A row's outcome is written in one transaction: the marker (only if absent), the counter, and the
+failure item. A redelivered row whose outcome is already counted is not counted again, and a crash
+can never leave a counter without its marker or the other way round.
+
+The status is derived on read, never stored: ``queued`` until a row has an outcome, ``running``
+until every row read has one (and the file is fully read), then ``completed`` or
+``completedWithErrors``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from .errors import JobNotFound
+
+#: How long job items are kept after their last write.
+RETENTION_SECONDS = 30 * 24 * 3600
+#: Failed rows answered by one GET (the rest are paged by ``cursor``).
+FAILURES_PAGE = 100
+
+
+def _job_key(job_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
+
+
+def _row_sk(prefix: str, row: int) -> str:
+    return f"{prefix}#{row:09d}"
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """A row that cannot succeed: its number, and the error in the SPEC's shape (code, message, details)."""
+
+    row: int
+    error: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"row": self.row, "error": self.error}
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    campaign: str | None
+    operation: str
+    total: int
+    succeeded: int
+    failed: int
+    split_done: bool
+    created_at: str
+    read_through: int = 0
+    failures: list[RowFailure] = field(default_factory=list)
+    next_cursor: str | None = None
+
+    @property
+    def status(self) -> str:
+        done = self.succeeded + self.failed
+        if self.split_done and done >= self.total:
+            return "completedWithErrors" if self.failed else "completed"
+        return "running" if done else "queued"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "jobId": self.job_id,
+            "campaign": self.campaign,
+            "operation": self.operation,
+            "status": self.status,
+            "total": self.total,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "createdAt": self.created_at,
+            "failures": [failure.to_wire() for failure in self.failures],
+            "nextCursor": self.next_cursor,
+        }
+
+
+class JobStore:
+    """Reads and writes jobs in the table named by ``JOBS_TABLE``."""
+
+    def __init__(self, table_name: str | None = None, client: Any = None):
+        self.table_name = table_name or os.environ["JOBS_TABLE"]
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def _expiry(self) -> dict[str, str]:
+        return {"N": str(int(time.time()) + RETENTION_SECONDS)}
+
+    def create(self, job_id: str, *, campaign: str | None, operation: str, created_at: str) -> None:
+        """A new job with no rows yet (``add_rows`` counts them in as they are read)."""
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={
+                **_job_key(job_id),
+                "campaign": {"S": campaign} if campaign else {"NULL": True},
+                "operation": {"S": operation},
+                "total": {"N": "0"},
+                "succeeded": {"N": "0"},
+                "failed": {"N": "0"},
+                "splitDone": {"BOOL": False},
+                "createdAt": {"S": created_at},
+                "expiresAt": self._expiry(),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def add_rows(self, job_id: str, count: int, *, through: int, split_done: bool = False) -> None:
+        """Count ``count`` more rows read into the job (queued or failed up front), the last being
+        row ``through``: a split that restarts resumes after it."""
+        expression = "ADD #total :n SET readThrough = :through"
+        values: dict[str, Any] = {":n": {"N": str(count)}, ":through": {"N": str(through)}}
+        if split_done:
+            expression += ", splitDone = :done"
+            values[":done"] = {"BOOL": True}
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=_job_key(job_id),
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#total": "total"},
+            ExpressionAttributeValues=values,
+        )
+
+    def record(self, job_id: str, row: int, *, error: dict[str, Any] | None = None) -> bool:
+        """Count a row's outcome once: success when ``error`` is None, else a failure with that error.
+
+        Returns False (and changes nothing) when the row's outcome was counted before.
+        """
+        counter = "failed" if error is not None else "succeeded"
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": {
+                        "pk": {"S": f"JOB#{job_id}"},
+                        "sk": {"S": _row_sk("ROW", row)},
+                        "outcome": {"S": counter},
+                        "expiresAt": self._expiry(),
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _job_key(job_id),
+                    "UpdateExpression": "ADD #counter :one",
+                    "ExpressionAttributeNames": {"#counter": counter},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+        if error is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": {
+                            "pk": {"S": f"JOB#{job_id}"},
+                            "sk": {"S": _row_sk("FAIL", row)},
+                            "row": {"N": str(row)},
+                            "code": {"S": str(error.get("code", "ERROR"))},
+                            "message": {"S": str(error.get("message", ""))},
+                            "details": {"S": json.dumps(error.get("details", []), default=str)},
+                            "expiresAt": self._expiry(),
+                        },
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def record_failures(self, job_id: str, failures: list[RowFailure]) -> None:
+        """Count rows that failed before being queued (invalid rows), each once."""
+        for failure in failures:
+            self.record(job_id, failure.row, error=failure.error)
+
+    def is_recorded(self, job_id: str, row: int) -> bool:
+        answer = self.client.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": _row_sk("ROW", row)}},
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        return "Item" in answer
+
+    def get(self, job_id: str, *, cursor: str | None = None, limit: int = FAILURES_PAGE) -> Job:
+        """The job with one page of its failed rows (from ``cursor``, a row number, on)."""
+        answer = self.client.get_item(TableName=self.table_name, Key=_job_key(job_id), ConsistentRead=True)
+        item = answer.get("Item")
+        if item is None:
+            raise JobNotFound(f"no import job '{job_id}'")
+        start = _row_sk("FAIL", int(cursor)) if cursor else _row_sk("FAIL", 0)
+        page = self.client.query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"JOB#{job_id}"},
+                ":start": {"S": start},
+                ":end": {"S": "FAIL#999999999"},
+            },
+            Limit=limit + 1,
+            ConsistentRead=True,
+        )
+        failures = [
+            RowFailure(
+                int(f["row"]["N"]),
+                {"code": f["code"]["S"], "message": f["message"]["S"], "details": json.loads(f["details"]["S"])},
+            )
+            for f in page.get("Items", [])
+        ]
+        next_cursor = str(failures[limit].row) if len(failures) > limit else None
+        return Job(
+            job_id=job_id,
+            campaign=item["campaign"].get("S"),
+            operation=item["operation"]["S"],
+            total=int(item["total"]["N"]),
+            succeeded=int(item["succeeded"]["N"]),
+            failed=int(item["failed"]["N"]),
+            split_done=item["splitDone"]["BOOL"],
+            created_at=item["createdAt"]["S"],
+            read_through=int(item.get("readThrough", {}).get("N", "0")),
+            failures=failures[:limit],
+            next_cursor=next_cursor,
+        )

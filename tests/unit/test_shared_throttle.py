@@ -1,0 +1,313 @@
+"""The DynamoDB rate limiter shared by every Lambda of a provider, on moto.
+
+Most tests run on a fake clock, so nothing depends on the machine's speed; one runs real threads on
+the real clock and checks the one property that matters under load: no sliding window ever holds
+more calls than the limit.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.dynamodb.responses import DynamoHandler
+
+from hub.errors import RateLimited
+from hub.shared_throttle import DynamoDBRateLimiter, shared_limiter_for
+from hub.throttle import Rate, TokenBucket
+
+TABLE = "throttle"
+START = 1_700_000_000.0
+
+
+class FakeClock:
+    """Epoch time that moves only when someone sleeps (or the test says so)."""
+
+    def __init__(self) -> None:
+        self.now = START
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A moto DynamoDB with the throttle table (partition key ``id``, a string)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+@pytest.fixture
+def new_limiter(dynamodb: Any) -> Callable[..., DynamoDBRateLimiter]:
+    def new(rate: Rate, clock: FakeClock, **options: Any) -> DynamoDBRateLimiter:
+        options.setdefault("sleep", clock.sleep)
+        return DynamoDBRateLimiter(TABLE, "growsurf", rate, client=dynamodb, clock=clock, **options)
+
+    return new
+
+
+def granted(limiter: DynamoDBRateLimiter, clock: FakeClock, calls: int) -> list[float]:
+    """The times, from the start, at which ``calls`` calls were let through."""
+    times = []
+    for _ in range(calls):
+        with limiter.slot():
+            times.append(round(clock() - START, 6))
+    return times
+
+
+def stored_tat(dynamodb: Any) -> float:
+    item = dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "growsurf"}})["Item"]
+    return float(item["tat"]["N"])
+
+
+def most_in_a_window(times: list[float], window: float) -> int:
+    """The most calls any closed sliding window of ``window`` seconds holds (one starts at a call)."""
+    ordered = sorted(times)
+    return max(sum(1 for t in ordered[i:] if t <= start + window) for i, start in enumerate(ordered))
+
+
+def test_slots_are_spaced_by_the_interval(new_limiter):
+    # Given 10 per second with the default 2 % margin: one slot every 102 ms
+    clock = FakeClock()
+    limiter = new_limiter(Rate(10, 1), clock)
+    # When 5 calls go back to back
+    times = granted(limiter, clock, 5)
+    # Then the first went at once and each next one 102 ms later
+    assert limiter.interval == pytest.approx(0.102)
+    assert times == pytest.approx([0.0, 0.102, 0.204, 0.306, 0.408])
+
+
+def test_an_idle_schedule_gives_a_slot_at_once(new_limiter):
+    # Given a limiter used a while ago
+    clock = FakeClock()
+    limiter = new_limiter(Rate(10, 1), clock)
+    granted(limiter, clock, 3)
+    clock.now += 60
+    clock.slept.clear()
+    # When a call comes
+    with limiter.slot():
+        pass
+    # Then it went without waiting
+    assert clock.slept == []
+
+
+def test_a_slot_beyond_max_ahead_is_refused_with_the_wait_and_not_reserved(new_limiter, dynamodb):
+    # Given 1 call per 5 s (a slot every 5.1 s), two slots already reserved by callers still waiting
+    clock = FakeClock()
+    limiter = new_limiter(Rate(1, 5), clock, max_ahead=10.0, sleep=lambda seconds: None)
+    for _ in range(2):
+        with limiter.slot():
+            pass
+    tat = stored_tat(dynamodb)
+    # When a third call asks, the next free slot being 10.2 s away
+    with pytest.raises(RateLimited) as raised, limiter.slot():
+        pass
+    # Then it is refused with that wait, and the schedule is as it was
+    assert raised.value.retry_after == pytest.approx(10.2)
+    assert stored_tat(dynamodb) == tat == pytest.approx(START + 10.2)
+
+
+def test_max_wait_caps_how_far_ahead_a_slot_may_be(new_limiter, dynamodb):
+    # Given 1 call per 5 s, one call just gone
+    clock = FakeClock()
+    limiter = new_limiter(Rate(1, 5), clock)
+    with limiter.slot():
+        pass
+    # When a caller that can wait 1 s asks
+    with pytest.raises(RateLimited) as raised, limiter.slot(max_wait=1.0):
+        pass
+    # Then it is refused with the 5.1 s wait, nothing reserved
+    assert raised.value.retry_after == pytest.approx(5.1)
+    assert stored_tat(dynamodb) == pytest.approx(START + 5.1)
+
+
+def test_two_lambdas_on_the_same_table_share_one_schedule(dynamodb):
+    # Given two limiters with their own clients ("two Lambdas") on the same provider's item
+    clock = FakeClock()
+    lambdas = [
+        DynamoDBRateLimiter(
+            TABLE, "growsurf", Rate(10, 1), client=boto3.client("dynamodb"), clock=clock, sleep=clock.sleep
+        )
+        for _ in range(2)
+    ]
+    # When they take turns
+    times = []
+    for limiter in lambdas * 2:
+        with limiter.slot():
+            times.append(round(clock() - START, 6))
+    # Then the calls follow one schedule, not one each
+    assert times == pytest.approx([0.0, 0.102, 0.204, 0.306])
+
+
+def test_other_providers_have_their_own_schedule(dynamodb):
+    # Given one call to GrowSurf
+    clock = FakeClock()
+    growsurf = DynamoDBRateLimiter(TABLE, "growsurf", Rate(1, 5), client=dynamodb, clock=clock, sleep=clock.sleep)
+    loops = DynamoDBRateLimiter(TABLE, "loops", Rate(1, 5), client=dynamodb, clock=clock, sleep=clock.sleep)
+    with growsurf.slot():
+        pass
+    # When Loops is called
+    with loops.slot():
+        pass
+    # Then it did not wait behind GrowSurf
+    assert clock.slept == []
+
+
+def test_a_slot_found_late_is_dropped_for_the_next_one(new_limiter):
+    # Given 10 per second, and a sleep that oversleeps 50 ms once (more than the 10 ms allowed)
+    clock = FakeClock()
+    oversleep = [0.05]
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds + (oversleep.pop() if oversleep else 0.0))
+
+    limiter = new_limiter(Rate(10, 1), clock, sleep=sleep)
+    with limiter.slot():
+        pass
+    # When the next call wakes up 50 ms after its slot
+    times = granted(limiter, clock, 1)
+    # Then it goes in the slot after, on time
+    assert times == pytest.approx([0.204])
+
+
+def test_a_burst_goes_at_once_and_is_paid_for_with_a_slower_pace(new_limiter):
+    # Given 10 per second with a burst of 3: 8 slots per 1.02 s after the burst
+    clock = FakeClock()
+    limiter = new_limiter(Rate(10, 1), clock, burst=3)
+    # When 5 calls go back to back
+    times = granted(limiter, clock, 5)
+    # Then 3 went at once, then one every 128 ms
+    assert times == pytest.approx([0.0, 0.0, 0.0, 0.128, 0.256])
+
+
+@pytest.mark.parametrize("burst", [1, 3, 10])
+def test_no_sliding_window_holds_more_than_the_limit_whatever_the_burst(new_limiter, burst):
+    # Given 10 per second, and calls arriving in bunches separated by pauses of any length
+    clock = FakeClock()
+    limiter = new_limiter(Rate(10, 1), clock, burst=burst)
+    pauses = random.Random(burst)
+    times: list[float] = []
+    # When about 125 calls go
+    for _ in range(25):
+        clock.now += pauses.choice([0.0, 0.05, 0.3, 0.9, 2.0])
+        times += granted(limiter, clock, pauses.randint(1, 9))
+    # Then every 1 s window holds at most 10 of them
+    assert most_in_a_window(times, 1.0) <= 10
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies a conditional write to one item atomically; moto does not lock, so lock it."""
+    lock = threading.Lock()
+    update_item = DynamoHandler.update_item
+
+    def locked(self: DynamoHandler) -> Any:
+        with lock:
+            return update_item(self)
+
+    monkeypatch.setattr(DynamoHandler, "update_item", locked)
+
+
+@pytest.mark.usefixtures("atomic_moto")
+def test_concurrent_lambdas_never_exceed_the_limit_in_any_sliding_window(dynamodb):
+    # Given 20 calls per second, and 8 threads, each its own "Lambda" with its own client
+    rate = Rate(20, 1)
+    lambdas = [DynamoDBRateLimiter(TABLE, "growsurf", rate, client=boto3.client("dynamodb")) for _ in range(8)]
+    granted_at: list[float] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(limiter: DynamoDBRateLimiter) -> None:
+        try:
+            for _ in range(5):
+                with limiter.slot():
+                    now = time.time()
+                    with lock:
+                        granted_at.append(now)
+        except BaseException as exc:
+            with lock:
+                failures.append(exc)
+
+    # When they make 40 calls at once
+    threads = [threading.Thread(target=run, args=(limiter,)) for limiter in lambdas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then every call got a slot, and no 1 s window holds more than 20 of them
+    assert failures == []
+    assert len(granted_at) == 40
+    assert most_in_a_window(granted_at, 1.0) <= 20
+
+
+@pytest.mark.usefixtures("atomic_moto")
+def test_the_concurrency_cap_holds_within_a_process(dynamodb):
+    # Given plenty of rate but at most 2 calls at once
+    limiter = DynamoDBRateLimiter(TABLE, "growsurf", Rate(1000, 1, concurrency=2), client=dynamodb)
+    inside = peak = 0
+    lock = threading.Lock()
+
+    def call() -> None:
+        nonlocal inside, peak
+        with limiter.slot():
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+            time.sleep(0.02)
+            with lock:
+                inside -= 1
+
+    # When 6 threads call at once
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then never more than 2 were inside
+    assert peak == 2
+
+
+def test_without_the_table_the_shared_limiter_is_in_process(monkeypatch):
+    # Given no THROTTLE_TABLE
+    monkeypatch.delenv("THROTTLE_TABLE", raising=False)
+    # When the limiter for a provider is asked for twice
+    first = shared_limiter_for("viral_loops", Rate(300, 60))
+    second = shared_limiter_for("viral_loops", Rate(300, 60))
+    # Then it is one token bucket
+    assert isinstance(first, TokenBucket)
+    assert first is second
+
+
+def test_with_the_table_the_shared_limiter_is_on_dynamodb(monkeypatch, dynamodb):
+    # Given THROTTLE_TABLE naming the table
+    monkeypatch.setenv("THROTTLE_TABLE", TABLE)
+    # When the limiter for a provider is asked for twice and used
+    limiter = shared_limiter_for("sparkloop", Rate(60, 60))
+    with limiter.slot():
+        pass
+    # Then it is one DynamoDB limiter, which created its client and wrote the provider's schedule
+    assert isinstance(limiter, DynamoDBRateLimiter)
+    assert shared_limiter_for("sparkloop", Rate(60, 60)) is limiter
+    assert "Item" in dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "sparkloop"}})
+    assert shared_limiter_for("loops", Rate(10, 1)) is not limiter
