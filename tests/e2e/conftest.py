@@ -8,6 +8,7 @@ prints goes to one log file, which a test scans for secrets at the end of the se
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,4 +93,8 @@ def hub(sandboxes: Sandboxes, hub_log: Path, tmp_path_factory: pytest.TempPathFa
     process, url = spawn(env, hub_log, API_KEY)
     yield Hub(url, API_KEY, hub_log, requests.Session(), f"http://127.0.0.1:{aws_port}")
     process.terminate()
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

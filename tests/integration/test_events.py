@@ -10,8 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hub import config, contacts, programs
-from local.aws import create_tables
+from hub import config, contacts, idempotency, programs, shared_throttle
+from hub.jobs import JobStore
+from local.aws import create_buckets, create_queues, create_tables
 from local.gateway import Functions
 from local.run import Sandboxes
 from local.template import ROOT, load
@@ -76,18 +77,33 @@ def local_stack(monkeypatch, tmp_path) -> Iterator[tuple[Functions, Sandboxes]]:
     for name, value in sandboxes.start().items():
         monkeypatch.setenv(name, value)
     path = tmp_path / "hub.toml"
-    path.write_text(sandboxes.config())
+    path.write_text(
+        sandboxes.config()
+        + "".join(
+            f"[providers.{name}]\nrate_limit = {{ requests = 1000, per_seconds = 1 }}\n"
+            for name in ("growsurf", "viral_loops", "sparkloop", "loops")
+        )
+    )
     template = load()
-    for name, value in template.environment().items():
-        monkeypatch.setenv(name, value)
     monkeypatch.setenv("HUB_CONFIG", str(path))
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    config.load_config.cache_clear()
-    programs._programs.clear()
-    contacts._clients.clear()
+    forget_clients()
     with mock_aws():
         create_tables(template, boto3.client("dynamodb"))
+        physical = {name: name for name in template.tables()}
+        physical.update({name: url for name, (url, _arn) in create_queues(template, boto3.client("sqs")).items()})
+        physical.update(create_buckets(template, boto3.client("s3")))
+        for name, value in template.environment(physical).items():
+            monkeypatch.setenv(name, value)
+        jobs = JobStore()
+        jobs.create("sample-job", campaign="demo-growsurf", operation="addParticipant", created_at="2026-11-23")
+        jobs.create("sample-upload-job", campaign=None, operation="syncContact", created_at="2026-11-23")
+        boto3.client("s3").put_object(
+            Bucket=physical["UploadBucket"],
+            Key="uploads/sample-upload-job.csv",
+            Body=b"email,plan\nada@example.com,pro\ngrace@example.com,team\n",
+        )
         functions = Functions(template)
         add = template.functions["AddParticipantFunction"]
         for campaign in ("demo-growsurf", "demo-viral-loops", "demo-sparkloop"):
@@ -99,9 +115,17 @@ def local_stack(monkeypatch, tmp_path) -> Iterator[tuple[Functions, Sandboxes]]:
                 assert functions.invoke(add, event)["statusCode"] == 201
         yield functions, sandboxes
     sandboxes.stop()
+    forget_clients()
+
+
+def forget_clients() -> None:
+    """Drop what the layer keeps across warm invocations: clients made under another moto context."""
     config.load_config.cache_clear()
     programs._programs.clear()
     contacts._clients.clear()
+    shared_throttle._shared.clear()
+    idempotency._runner.cache_clear()
+    idempotency._configs.clear()
 
 
 def test_every_event_file_has_an_expected_case():
