@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ["bench.api"]
+BENCHMARKS = ["bench.api", "bench.imports"]
 
 
 def main() -> None:
