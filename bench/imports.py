@@ -26,7 +26,7 @@ from local.sandbox.base import SandboxRate  # noqa: E402
 
 API_KEY = "bench-api-key"
 LIMIT = 50  # requests per second, at the sandbox and in the hub's configuration
-ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000"))
+ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "5000"))
 CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCIES", "2 5 10").split()]
 SPLIT_ROWS = 100_000
 
