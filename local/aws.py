@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ class LocalAws:
     """A moto server with the tables, queues and buckets of the template created in it."""
 
     def __init__(self, template: Template, port: int = 0):
+        _lazy_queue_attributes()
         self.template = template
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.endpoint = ""
@@ -171,3 +173,53 @@ def create_buckets(template: Template, s3: Any) -> dict[str, str]:
     for name in names.values():
         s3.create_bucket(Bucket=name)
     return names
+
+
+class _QueueAttributes(Mapping[str, Any]):
+    """A moto queue's attributes, computed only when more than its deduplication setting is read.
+
+    moto builds every attribute of a queue, counting all its messages, each time it reads one on
+    SendMessage (``ContentBasedDeduplication``), which makes a send cost as much as the queue is deep
+    and a 5,000-row import quadratic. The answers are the same; only that hot read skips the count.
+    """
+
+    def __init__(self, queue: Any, compute: Any):
+        self._queue = queue
+        self._compute = compute
+        self._all: dict[str, Any] | None = None
+
+    def _full(self) -> dict[str, Any]:
+        if self._all is None:
+            self._all = self._compute(self._queue)
+        return self._all
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "ContentBasedDeduplication" and self._all is None:
+            # As moto answers it: a FIFO queue's setting, which a standard queue does not have.
+            if not self._queue.fifo_queue:
+                return default
+            return _attribute(self._queue.content_based_deduplication)
+        return self._full().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._full()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._full())
+
+    def __len__(self) -> int:
+        return len(self._full())
+
+
+def _lazy_queue_attributes() -> None:
+    from moto.sqs.models import Queue
+
+    compute = Queue.attributes.fget  # type: ignore[attr-defined]
+    if getattr(compute, "lazy", False):
+        return
+
+    def attributes(queue: Any) -> _QueueAttributes:
+        return _QueueAttributes(queue, compute)
+
+    attributes.lazy = True  # type: ignore[attr-defined]
+    Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
