@@ -7,8 +7,10 @@ through their default endpoints; dummy credentials keep a real account out of re
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -25,6 +27,7 @@ class LocalAws:
 
     def __init__(self, template: Template, port: int = 0):
         _lazy_queue_attributes()
+        _atomic_dynamodb()
         self.template = template
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.endpoint = ""
@@ -176,50 +179,135 @@ def create_buckets(template: Template, s3: Any) -> dict[str, str]:
 
 
 class _QueueAttributes(Mapping[str, Any]):
-    """A moto queue's attributes, computed only when more than its deduplication setting is read.
+    """A moto queue's attributes, each computed when it is read.
 
-    moto builds every attribute of a queue, counting all its messages, each time it reads one on
-    SendMessage (``ContentBasedDeduplication``), which makes a send cost as much as the queue is deep
-    and a 5,000-row import quadratic. The answers are the same; only that hot read skips the count.
+    moto builds every attribute of a queue, counting all its messages, each time it reads one: on
+    every SendMessage (``ContentBasedDeduplication``) and, on ReceiveMessage, once per message looked
+    at (``MessageRetentionPeriod``). That makes a send cost as much as the queue is deep and a
+    receive cost its square: a 5,000-row import would crawl. The names and values are moto's own
+    (the same rules as ``Queue.attributes``); only the message counts wait until they are asked for.
     """
 
-    def __init__(self, queue: Any, compute: Any):
+    def __init__(self, queue: Any):
         self._queue = queue
-        self._compute = compute
-        self._all: dict[str, Any] | None = None
 
-    def _full(self) -> dict[str, Any]:
-        if self._all is None:
-            self._all = self._compute(self._queue)
-        return self._all
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if key == "ContentBasedDeduplication" and self._all is None:
-            # As moto answers it: a FIFO queue's setting, which a standard queue does not have.
-            if not self._queue.fifo_queue:
-                return default
-            return _attribute(self._queue.content_based_deduplication)
-        return self._full().get(key, default)
+    def _names(self) -> list[str]:
+        queue = self._queue
+        names = list(queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            names += queue.KMS_ATTRIBUTES
+        if queue.policy:
+            names.append("Policy")
+        if queue.redrive_policy:
+            names.append("RedrivePolicy")
+        return names
 
     def __getitem__(self, key: str) -> Any:
-        return self._full()[key]
+        if key not in self._names():
+            raise KeyError(key)
+        from moto.core.utils import camelcase_to_underscores
+
+        if key == "Policy":
+            return self._queue.policy
+        if key == "RedrivePolicy":
+            return json.dumps(self._queue.redrive_policy)
+        value = getattr(self._queue, camelcase_to_underscores(key))
+        return _attribute(value) if isinstance(value, bool) else value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._names()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._full())
+        return iter(self._names())
 
     def __len__(self) -> int:
-        return len(self._full())
+        return len(self._names())
 
 
 def _lazy_queue_attributes() -> None:
     from moto.sqs.models import Queue
 
-    compute = Queue.attributes.fget  # type: ignore[attr-defined]
-    if getattr(compute, "lazy", False):
+    if getattr(Queue.attributes.fget, "lazy", False):  # type: ignore[attr-defined]
         return
 
     def attributes(queue: Any) -> _QueueAttributes:
-        return _QueueAttributes(queue, compute)
+        return _QueueAttributes(queue)
 
     attributes.lazy = True  # type: ignore[attr-defined]
     Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+
+
+_dynamodb_lock = threading.RLock()
+_in_transaction = threading.local()
+
+
+def _atomic_dynamodb() -> None:
+    """Make moto's DynamoDB writes behave as DynamoDB's do when the local run's threads race.
+
+    - Each write (and each transaction) is atomic: moto server serves requests on many threads and
+      evaluates a condition and applies the update as separate steps, so two conditional updates of
+      one item (the shared rate limiter's schedule, a job's row marker) could both pass. One lock
+      around writes makes them atomic, as a DynamoDB item write is.
+    - A transaction snapshots only the items it writes: moto deep-copies every table a transaction
+      touches to be able to roll back, which makes each row's outcome cost as much as the whole jobs
+      table and a bulk import quadratic.
+    """
+    from moto.dynamodb import models
+
+    backend = models.DynamoDBBackend
+    if getattr(backend.transact_write_items, "atomic", False):
+        return
+
+    class _ItemLevelCopy:
+        """``copy`` as the transaction code sees it: the live table instead of a deep copy of it
+        (the rollback below restores the items the transaction wrote)."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if getattr(_in_transaction, "active", False) and isinstance(value, models.Table):
+                return value
+            return copy.deepcopy(value, memo)
+
+    models.copy = _ItemLevelCopy  # type: ignore[assignment]
+
+    def locked(method: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return method(self, *args, **kwargs)
+
+        return write
+
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(backend, name, locked(getattr(backend, name)))
+
+    transact = backend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with _dynamodb_lock:
+            before = []
+            for entry in transact_items:
+                _, op = next(iter(entry.items()))
+                table = self.get_table(op["TableName"])
+                key = op.get("Key")
+                if key is None:
+                    names = [table.hash_key_attr, *([table.range_key_attr] if table.range_key_attr else [])]
+                    key = {name: op["Item"][name] for name in names}
+                old = self.get_item(op["TableName"], key)
+                before.append((op["TableName"], key, None if old is None else old.to_json()["Attributes"]))
+            _in_transaction.active = True
+            try:
+                transact(self, transact_items)
+            except Exception:
+                for table_name, key, attributes in before:
+                    if attributes is None:
+                        self.delete_item(table_name, key)
+                    else:
+                        self.put_item(table_name, attributes)
+                raise
+            finally:
+                _in_transaction.active = False
+
+    transact_write_items.atomic = True  # type: ignore[attr-defined]
+    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
