@@ -4,22 +4,32 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/hub/requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/hub/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup test lint format run build bench lock clean
+.PHONY: setup test lint format run build bench lock clean invoke webhook
 
 setup: $(STAMP)
 
-$(STAMP): requirements-dev.txt layers/hub/requirements.txt
+$(STAMP): requirements-dev.txt layers/hub/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The `hub` command line ($(BIN)/hub), editable: it runs the working tree's hubcli/.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 # The local run: every route on http://127.0.0.1:$(HUB_PORT) (default 3000), sandboxes unless HUB_CONFIG.
 run: $(STAMP)
 	PYTHONPATH=layers/hub/python:. $(BIN)/python -m local.run
+
+# Against a running `make run`: fire a scheduled task now (FUNCTION=SyncReferralStatsFunction or
+# PendingRewardsFunction), or post a signed sample webhook (PROVIDER=growsurf FILE=events/...json).
+invoke: $(STAMP)
+	PYTHONPATH=layers/hub/python:. $(BIN)/python -m local.invoke $(FUNCTION)
+
+webhook: $(STAMP)
+	PYTHONPATH=layers/hub/python:. $(BIN)/python -m local.webhook $(PROVIDER) $(FILE)
 
 # Measurements, written to docs/benchmarks.md with the command that produced them.
 bench: $(STAMP)

@@ -89,10 +89,7 @@ def warm_through_hub(sandboxes: Sandboxes, throttle_table: str | None) -> list[f
         )
         env = {
             "HUB_CONFIG": str(config),
-            "GROWSURF_API_URL": sandboxes.growsurf.base_url,
-            "VIRAL_LOOPS_API_URL": sandboxes.viral_loops.base_url,
-            "SPARKLOOP_API_URL": sandboxes.sparkloop.base_url,
-            "LOOPS_API_URL": sandboxes.loops.base_url,
+            **sandboxes.environment(),
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }

@@ -2,9 +2,10 @@
 event AWS would send, handed to that function's real handler with a Lambda context carrying the
 template's timeout.
 
-Like API Gateway with an API key required, a request without the right ``x-api-key`` never reaches a
-function, and a path no route matches answers 404; both answers have the hub's error shape, as the
-template's gateway responses give them in AWS.
+Like API Gateway, a request to a route that requires the API key (the API's default, unless the
+route's event says ``Auth: {ApiKeyRequired: false}``, as the provider webhooks do) never reaches a
+function without the right ``x-api-key``, and a path no route matches answers 404; both answers have
+the hub's error shape, as the template's gateway responses give them in AWS.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class Gateway:
         except (NotFound, MethodNotAllowed):
             return _error(404, "ROUTE_NOT_FOUND", f"no route {request.method} {request.path}")
         route, fn = self._routes[index]
-        if request.headers.get("x-api-key") != self.api_key:
+        if route.api_key_required and request.headers.get("x-api-key") != self.api_key:
             return _error(403, "UNAUTHORIZED", "a valid API key is required in the x-api-key header")
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             return _error(413, "PAYLOAD_TOO_LARGE", "the request body is larger than 10 MB")

@@ -7,6 +7,9 @@
   (``ImportConsumerTimeoutSeconds=2 ImportQueueVisibilitySeconds=12``);
 - the API is the template's routes on ``http://127.0.0.1:3000`` (``HUB_PORT``), each request handed to
   its function's real handler;
+- the template's EventBridge schedules fire on their own expression (when enabled), and a control
+  endpoint on ``HUB_CONTROL_PORT`` (default: the API's port plus one) runs any scheduled task on
+  demand (``python -m local.invoke SyncReferralStatsFunction``);
 - with no ``HUB_CONFIG``, the four sandbox providers run on loopback and a configuration naming one
   demo campaign per referral provider is generated, so every route can be tried at once; with
   ``HUB_CONFIG``, the hub talks to whatever that file configures (the real providers).
@@ -37,7 +40,9 @@ from .sandbox.growsurf import GrowSurfSandbox
 from .sandbox.loops import LoopsSandbox
 from .sandbox.sparkloop import SparkLoopSandbox
 from .sandbox.viral_loops import ViralLoopsSandbox
+from .schedules import Control, Scheduler
 from .template import ROOT, Template, load, parse_parameter_overrides
+from .webhook import DEMO_WEBHOOK_SECRETS
 
 DEMO_CAMPAIGNS = {
     "demo-growsurf": "growsurf",
@@ -63,11 +68,17 @@ class Sandboxes:
 
     def start(self) -> dict[str, str]:
         """Start them; return the base-URL environment variables that point the clients at them."""
+        for sandbox in self.all.values():
+            sandbox.start()
+        return self.environment()
+
+    def environment(self) -> dict[str, str]:
+        """The base-URL environment variables that point the provider clients at the running sandboxes."""
         return {
-            "GROWSURF_API_URL": self.growsurf.start(),
-            "VIRAL_LOOPS_API_URL": self.viral_loops.start(),
-            "SPARKLOOP_API_URL": self.sparkloop.start(),
-            "LOOPS_API_URL": self.loops.start(),
+            "GROWSURF_API_URL": self.growsurf.base_url,
+            "VIRAL_LOOPS_API_URL": self.viral_loops.base_url,
+            "SPARKLOOP_API_URL": self.sparkloop.base_url,
+            "LOOPS_API_URL": self.loops.base_url,
         }
 
     def stop(self) -> None:
@@ -75,7 +86,7 @@ class Sandboxes:
             sandbox.stop()
 
     def config(self) -> str:
-        """A configuration document naming one demo campaign per sandbox, keys inline."""
+        """A configuration document naming one demo campaign per sandbox, keys and webhook secrets inline."""
         lines = []
         for name, provider in DEMO_CAMPAIGNS.items():
             sandbox = self.all[provider]
@@ -84,6 +95,7 @@ class Sandboxes:
                 f'provider = "{provider}"',
                 f'campaign_id = "{sandbox.campaign_id}"',  # type: ignore[attr-defined]
                 f'key = {{ value = "{sandbox.api_key}" }}',
+                f'webhook_secret = {{ value = "{DEMO_WEBHOOK_SECRETS[name]}" }}',
                 "",
             ]
         lines += ["[contacts]", 'provider = "loops"', f'key = {{ value = "{self.loops.api_key}" }}', ""]
@@ -104,7 +116,10 @@ class LocalRun:
         self.aws = LocalAws(self.template, port=int(os.environ.get("HUB_AWS_PORT", "0")))
         self.gateway: Gateway | None = None
         self.events: EventSources | None = None
+        self.scheduler: Scheduler | None = None
+        self.control: Control | None = None
         self.url = ""
+        self.control_url = ""
         self._workdir = tempfile.TemporaryDirectory(prefix="referral-hub-")
 
     def start(self) -> str:
@@ -130,9 +145,17 @@ class LocalRun:
         self.url = self.gateway.start(port=self.port)
         self.events = EventSources(self.template, functions, self.aws)
         self.events.start()
+        self.scheduler = Scheduler(self.template, functions)
+        self.scheduler.start()
+        self.control = Control(self.scheduler)
+        self.control_url = self.control.start(port=control_port(self.port))
         return self.url
 
     def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.events is not None:
             self.events.stop()
         if self.gateway is not None:
@@ -141,6 +164,14 @@ class LocalRun:
         if self.sandboxes is not None:
             self.sandboxes.stop()
         self._workdir.cleanup()
+
+
+def control_port(api_port: int) -> int:
+    """The control endpoint's port: ``HUB_CONTROL_PORT``, else the API's port plus one (any free one
+    when the API's port is chosen by the system)."""
+    if os.environ.get("HUB_CONTROL_PORT"):
+        return int(os.environ["HUB_CONTROL_PORT"])
+    return api_port + 1 if api_port else 0
 
 
 def free_port() -> int:
@@ -154,6 +185,8 @@ def spawn(env: dict[str, str], log_path: Path, api_key: str) -> tuple[subprocess
     return the process and the hub's URL once it answers (for tests and benchmarks)."""
     port = free_port()
     full_env = {**os.environ, **env, "HUB_PORT": str(port), "HUB_API_KEY": api_key, "PYTHONUNBUFFERED": "1"}
+    # The API's port plus one may be taken: the control endpoint gets a free port of its own.
+    full_env.setdefault("HUB_CONTROL_PORT", str(free_port()))
     full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers/hub/python"), str(ROOT)])
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         full_env.pop(name, None)
@@ -187,6 +220,11 @@ def main() -> None:
     print(f"Referral Hub is serving {len(run.template.routes())} routes on {url}")
     shown_key = "$HUB_API_KEY" if os.environ.get("HUB_API_KEY") else run.api_key
     print(f"API key (send it as x-api-key): {shown_key}")
+    enabled = [s.fn.logical_id for s in run.scheduler.schedules if s.enabled] if run.scheduler else []
+    print(
+        f"Schedules: {', '.join(enabled) or 'none enabled'}; run one now with "
+        f"`python -m local.invoke <function>` (control endpoint {run.control_url})"
+    )
     if run.sandboxes is not None:
         print("Providers: built-in sandboxes; campaigns: " + ", ".join(DEMO_CAMPAIGNS))
         print(

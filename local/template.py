@@ -24,6 +24,9 @@ TEMPLATE = ROOT / "template.yaml"
 class Route:
     method: str
     path: str  # API Gateway form: /campaigns/{campaign}/participants
+    # Whether API Gateway asks for the x-api-key: the API's Auth default, unless the event says otherwise
+    # (a provider's webhook cannot send the hub's key; it proves itself with a signature instead).
+    api_key_required: bool = True
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,16 @@ def parse_parameter_overrides(text: str) -> dict[str, str]:
     return overrides
 
 
+def _api_key_required(resources: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """An Api event's ``Auth.ApiKeyRequired`` when it sets one, else its API's (SAM's own rule)."""
+    own = event.get("Auth", {}).get("ApiKeyRequired")
+    if own is not None:
+        return bool(own)
+    ref = event.get("RestApiId")
+    api = resources.get(ref.get("Ref", "") if isinstance(ref, dict) else "", {})
+    return bool(api.get("Properties", {}).get("Auth", {}).get("ApiKeyRequired", False))
+
+
 @cache
 def load(path: Path = TEMPLATE) -> Template:
     """The decoded template (cached: it does not change while a process runs)."""
@@ -145,7 +158,11 @@ def load(path: Path = TEMPLATE) -> Template:
         }
         events = dict(props.get("Events", {}))
         routes = [
-            Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+            Route(
+                event["Properties"]["Method"].upper(),
+                event["Properties"]["Path"],
+                api_key_required=_api_key_required(resources, event["Properties"]),
+            )
             for event in events.values()
             if event.get("Type") == "Api"
         ]

@@ -55,7 +55,8 @@ is silent the sandbox answers as follows (the client's module docstring holds th
 - Fraud: ``fraudRiskLevel`` is ``LOW`` (``fraudReasonCode`` ``UNIQUE_IDENTIY``, spelt as documented)
   unless seeded otherwise; GrowSurf has no flag endpoint.
 
-Seeding: :meth:`GrowSurfSandbox.seed_participant`, :meth:`~GrowSurfSandbox.trigger`,
+Seeding: :meth:`GrowSurfSandbox.seed_participant` (:meth:`~GrowSurfSandbox.seed_participants` for
+many at once), :meth:`~GrowSurfSandbox.trigger`,
 :meth:`~GrowSurfSandbox.grant_reward`, :meth:`~GrowSurfSandbox.set_fraud` in Python, and over HTTP
 ``POST /_sandbox/participants`` (``email``, ``firstName``, ``lastName``, ``referrer`` as an id or an
 email, ``referralStatus``, ``createdAt`` in epoch ms, ``metadata``, ``ipAddress``, ``fraudRiskLevel``,
@@ -76,7 +77,7 @@ import string
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
@@ -282,6 +283,8 @@ class GrowSurfSandbox(Sandbox):
 
     def reset_state(self) -> None:
         self.participants: dict[str, ParticipantRecord] = {}
+        # Participant id by lower-cased email: a campaign of many thousands is looked up in O(1).
+        self._emails: dict[str, str] = {}
         self.rewards: dict[str, RewardRecord] = {}
         self.invites: dict[str, InviteRecord] = {}
         self.sent_invites: list[SentInvite] = []
@@ -379,6 +382,18 @@ class GrowSurfSandbox(Sandbox):
             record.unique_impression_count = unique_impression_count
             return self.participant(record.id)
 
+    def seed_participants(self, people: Iterable[dict[str, Any]]) -> int:
+        """Create many participants without referrers at once, each given as ``{"email", "firstName",
+        "lastName", "metadata"}``; answer how many. Unlike :meth:`seed_participant` no view is answered
+        (each would rank the whole campaign), so a campaign of many thousands seeds in seconds."""
+        with self.lock:
+            count = 0
+            for person in people:
+                fields = {name: person.get(name) for name in ("email", "firstName", "lastName", "metadata")}
+                self._create(_without_none(fields), referrer_id=None)
+                count += 1
+            return count
+
     def participant(self, id_or_email: str) -> dict[str, Any]:
         """A participant as the API answers it, by id or email (KeyError if none)."""
         with self.lock:
@@ -464,6 +479,7 @@ class GrowSurfSandbox(Sandbox):
     def api_remove_participant(self, request: Request, participant: str) -> dict[str, Any]:
         record = self._find(participant)
         del self.participants[record.id]
+        self._emails.pop(_key(record.email), None)
         for reward in self._rewards_of(record):
             del self.rewards[reward.id]
         for invite in [i for i in self.invites.values() if i.referrer_id == record.id]:
@@ -561,8 +577,8 @@ class GrowSurfSandbox(Sandbox):
         return record
 
     def _by_email(self, email: str) -> ParticipantRecord | None:
-        key = _key(email)
-        return next((p for p in self.participants.values() if _key(p.email) == key), None)
+        found = self._emails.get(_key(email))
+        return self.participants.get(found) if found else None
 
     def _reward(self, reward_id: str) -> RewardRecord:
         reward = self.rewards.get(reward_id)
@@ -574,10 +590,10 @@ class GrowSurfSandbox(Sandbox):
         return sorted((r for r in self.rewards.values() if r.referrer_id == record.id), key=lambda r: r.seq)
 
     def _new_id(self) -> str:
-        taken = set(self.participants) | set(self.rewards) | set(self.invites)
         while True:
             candidate = "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
-            if candidate not in taken and candidate != self.campaign_id:
+            taken = candidate in self.participants or candidate in self.rewards or candidate in self.invites
+            if not taken and candidate != self.campaign_id:
                 return candidate
 
     def _create(
@@ -610,6 +626,7 @@ class GrowSurfSandbox(Sandbox):
             stem = re.sub(r"[^a-z0-9]", "", record.first_name.lower())[:13]
             record.vanity_keys = [f"{stem}-{record.id}"] if stem else []
         self.participants[record.id] = record
+        self._emails[_key(record.email)] = record.id
         if referrer_id is not None:
             self._assign_referrer(record, referrer_id, status or self.default_referral_status)
         return record
@@ -692,7 +709,9 @@ class GrowSurfSandbox(Sandbox):
         names = {name: _text(body.get(name), name) for name in ("firstName", "lastName")}
         vanity_keys = self._vanity_keys(record, body.get("vanityKeys"))
         if email is not None:
+            self._emails.pop(_key(record.email), None)
             record.email = email.strip()
+            self._emails[_key(record.email)] = record.id
         record.first_name = names["firstName"] if "firstName" in body else record.first_name
         record.last_name = names["lastName"] if "lastName" in body else record.last_name
         for key, value in metadata.items():

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from local.run import Sandboxes, free_port, spawn
+from local.webhook import DEMO_WEBHOOK_SECRETS, with_webhook_secrets
 
 API_KEY = "e2e-hub-api-key-5f1c"
 
@@ -31,6 +32,8 @@ class Hub:
     log_path: Path
     session: requests.Session
     aws_endpoint: str
+    # The local run's control endpoint (runs a scheduled task on demand: local/schedules.py).
+    control_url: str = ""
 
     def request(self, method: str, path: str, *, key: str | None = None, **kwargs: Any) -> requests.Response:
         headers = {"x-api-key": self.api_key if key is None else key, **kwargs.pop("headers", {})}
@@ -67,31 +70,34 @@ def hub(sandboxes: Sandboxes, hub_log: Path, tmp_path_factory: pytest.TempPathFa
     config = tmp_path_factory.mktemp("config") / "hub.toml"
     # Provider limits high enough for the tests' bulk loads (the limiter still spaces every call).
     config.write_text(
-        sandboxes.config()
+        with_webhook_secrets(sandboxes.config(), DEMO_WEBHOOK_SECRETS)
         + "".join(
             f"[providers.{name}]\nrate_limit = {{ requests = 500, per_seconds = 1 }}\n"
             for name in ("growsurf", "viral_loops", "sparkloop", "loops")
         )
     )
     aws_port = free_port()
+    control_port = free_port()
     env = {
         "HUB_CONFIG": str(config),
-        "GROWSURF_API_URL": sandboxes.growsurf.base_url,
-        "VIRAL_LOOPS_API_URL": sandboxes.viral_loops.base_url,
-        "SPARKLOOP_API_URL": sandboxes.sparkloop.base_url,
-        "LOOPS_API_URL": sandboxes.loops.base_url,
+        **sandboxes.environment(),
         # Tight provider budgets, so that "provider down" and "provider timeout" answer quickly.
         "HUB_HTTP_READ_TIMEOUT_SECONDS": "1",
         "HUB_HTTP_BUDGET_SECONDS": "4",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
         "HUB_AWS_PORT": str(aws_port),
+        "HUB_CONTROL_PORT": str(control_port),
         # Short consumer timeouts and visibility, so that redeliveries happen within a test.
         "HUB_PARAMETER_OVERRIDES": (
             "ImportConsumerTimeoutSeconds=15 ImportQueueVisibilitySeconds=18 ImportConsumerConcurrency=2"
+            # Scheduled tasks run only when a test runs them, never in the middle of another test.
+            " StatsSyncState=DISABLED PendingRewardsState=DISABLED"
         ),
     }
     process, url = spawn(env, hub_log, API_KEY)
-    yield Hub(url, API_KEY, hub_log, requests.Session(), f"http://127.0.0.1:{aws_port}")
+    yield Hub(
+        url, API_KEY, hub_log, requests.Session(), f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{control_port}"
+    )
     process.terminate()
     try:
         process.wait(timeout=15)

@@ -4,6 +4,7 @@ messages."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,10 +19,15 @@ from local.template import load
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[LocalAws]:
+    # The local run points this process's AWS clients at its emulator (AWS_ENDPOINT_URL and dummy
+    # credentials): put the environment back for the tests that run after these.
+    saved = dict(os.environ)
     local = LocalAws(load())
     local.start()
     yield local
     local.stop()
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture
@@ -83,9 +89,7 @@ def test_a_deep_queue_takes_and_gives_back_every_message(aws):
     sqs = boto3.client("sqs", endpoint_url=aws.endpoint)
     url = aws.physical["FlagDeadLetterQueue"]
     for batch in range(300):
-        sqs.send_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": f"{batch}-{n}"} for n in range(10)]
-        )
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": f"{batch}-{n}"} for n in range(10)])
     # When its depth is read
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     # Then every message is there

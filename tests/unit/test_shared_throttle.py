@@ -7,6 +7,7 @@ more calls than the limit.
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -311,3 +312,40 @@ def test_with_the_table_the_shared_limiter_is_on_dynamodb(monkeypatch, dynamodb)
     assert shared_limiter_for("sparkloop", Rate(60, 60)) is limiter
     assert "Item" in dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "sparkloop"}})
     assert shared_limiter_for("loops", Rate(10, 1)) is not limiter
+
+
+class SlowAnswers:
+    """A DynamoDB client whose every answer takes ``seconds`` on the fake clock."""
+
+    def __init__(self, client: Any, clock: FakeClock, seconds: float):
+        self.client, self.clock, self.seconds = client, clock, seconds
+        self.updates = 0
+
+    def update_item(self, **kwargs: Any) -> Any:
+        self.updates += 1
+        self.clock.now += self.seconds
+        return self.client.update_item(**kwargs)
+
+
+def test_slow_dynamodb_answers_do_not_make_every_slot_late(dynamodb):
+    # Given a limiter of 50 per second (slots 20.4 ms apart, 10 ms of lateness allowed) whose
+    # DynamoDB answers take 60 ms, and a caller slower than the limit (the schedule is idle)
+    clock = FakeClock()
+    slow = SlowAnswers(dynamodb, clock, 0.06)
+    limiter = DynamoDBRateLimiter(TABLE, "loops", Rate(50, 1.0), client=slow, clock=clock, sleep=clock.sleep)
+    # When 30 calls go, 100 ms of work apart
+    times = []
+    for _ in range(30):
+        with limiter.slot():
+            times.append(clock())
+        clock.now += 0.1
+    # Then after a short warm-up each call needs one reservation, not a string of dropped late ones
+    assert slow.updates <= 30 * 2 + 12
+    warm = slow.updates
+    for _ in range(10):
+        with limiter.slot():
+            times.append(clock())
+        clock.now += 0.1
+    assert slow.updates - warm <= 20  # at most one failed "busy" try and the "idle" write per call
+    # And calls stay at least one interval apart
+    assert min(b - a for a, b in itertools.pairwise(times)) >= limiter.interval

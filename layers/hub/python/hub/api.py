@@ -12,15 +12,16 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import jmespath_utils
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from . import idempotency
+from . import idempotency, observability, openapi
 from .errors import (
     ConfigurationError,
     Conflict,
@@ -37,7 +38,7 @@ from .errors import (
 )
 from .schemas import check_email, field_errors
 
-logger = Logger()
+logger = observability.logger
 metrics = Metrics()
 tracer = Tracer()
 
@@ -60,6 +61,11 @@ STATUS_BY_ERROR: list[tuple[type[HubError], int]] = [
 ]
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+# Each route's operation (its OpenAPI operationId) names it in metrics and logs.
+OPERATION_BY_ROUTE: dict[tuple[str, str], str] = {(op.method, op.path): op.operation_id for op in openapi.OPERATIONS}
+# The answer's status class, counted per request (the names are spelled out for docs/observability.md).
+STATUS_CLASS_METRICS = {2: "Http2xx", 4: "Http4xx", 5: "Http5xx"}
 
 
 def status_for(error: HubError) -> int:
@@ -95,7 +101,7 @@ def make_app() -> APIGatewayRestResolver:
         # A 500 is the hub's own fault; 502-504 are the provider's; the rest are the caller's.
         log = logger.error if status == 500 else logger.warning if status >= 502 else logger.info
         log("request failed", extra={"code": error.code, "status": status})
-        metrics.add_metric(name=f"Error{error.code.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+        observability.api_error(error.code)
         return error_response(error, status)
 
     @app.not_found
@@ -106,6 +112,7 @@ def make_app() -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def _unexpected(_: Exception) -> Response:
         logger.exception("unexpected error")
+        observability.api_error(HubError.code)
         return json_response(500, HubError("the hub failed unexpectedly; the error is logged").to_dict())
 
     return app
@@ -219,16 +226,29 @@ def write(
     return json_response(outcome.status, outcome.body, headers)
 
 
+def operation_of(event: dict[str, Any]) -> str:
+    """The hub operation an API event asks for: its route's operationId (or the route itself)."""
+    method, resource = event.get("httpMethod"), event.get("resource")
+    if not isinstance(method, str) or not isinstance(resource, str):
+        return "unknownRoute"
+    return OPERATION_BY_ROUTE.get((method, resource), f"{method} {resource}")
+
+
 def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler of an API function: logger context (correlation id), metrics, tracer."""
+    """The Lambda handler of an API function: logger context (correlation id), metrics, tracer; the
+    request's operation and correlation id bound for every log line and provider call it makes."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @metrics.log_metrics(capture_cold_start_metric=True)
     @tracer.capture_lambda_handler
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         idempotency.register_lambda_context(context)
-        response = app.resolve(event, context)
-        metrics.add_metric(name=f"Http{response['statusCode'] // 100}xx", unit=MetricUnit.Count, value=1)
+        correlation_id = jmespath_utils.query(envelope=correlation_paths.API_GATEWAY_REST, data=event)
+        with observability.bound(operation_of(event), correlation_id=correlation_id):
+            response = app.resolve(event, context)
+        status_metric = STATUS_CLASS_METRICS.get(int(response["statusCode"]) // 100)
+        if status_metric is not None:
+            metrics.add_metric(name=status_metric, unit=MetricUnit.Count, value=1)
         return response
 
     return lambda_handler

@@ -12,6 +12,11 @@ queue's consumer exactly once each at the provider's rate.
   redelivers it after the visibility timeout; on the last delivery allowed the row is counted as
   failed with its reason and sent to the dead-letter queue with that reason as message attributes.
 - Any other error (invalid for the provider, not found, conflict, unsupported) fails the row at once.
+- A row queued by a scheduled task (:mod:`hub.schedules`) may carry a stable ``key``, which replaces
+  its job and row number in the idempotency key and keys its Loops event, so the same row queued by
+  several runs reaches the provider once; and an item of the sync state table (:mod:`hub.sync_state`)
+  to ``remember`` once the row succeeded, or to ``forget`` if it fails for good (so the next run
+  queues it again).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -31,7 +36,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
-from . import idempotency
+from . import idempotency, observability
 from .errors import (
     ConfigurationError,
     HubError,
@@ -52,7 +57,7 @@ from .schemas import (
     field_errors,
 )
 
-logger = Logger()
+logger = observability.logger
 metrics = Metrics()
 tracer = Tracer()
 
@@ -117,6 +122,12 @@ class RowMessage(BaseModel):
     operation: str
     campaign: str | None
     data: dict[str, Any]
+    #: What the row does, named the same whichever run queued it (see the module docstring).
+    key: str | None = None
+    #: A sync state item to write once the row succeeded.
+    remember: str | None = None
+    #: A sync state item to delete if the row fails for good.
+    forget: str | None = None
 
 
 def validate_row(operation: BulkOperation, campaign: str | None, row: int, data: Any) -> BaseModel | RowFailure:
@@ -159,15 +170,26 @@ class RowQueue:
         self.failures: list[RowFailure] = []
         self.sent = 0
 
-    def add(self, row: int, request: BaseModel) -> None:
+    def add(
+        self,
+        row: int,
+        request: BaseModel,
+        *,
+        key: str | None = None,
+        remember: str | None = None,
+        forget: str | None = None,
+    ) -> None:
         message = RowMessage(
             jobId=self.job_id,
             row=row,
             operation=self.operation.name,
             campaign=self.campaign,
             data=request.model_dump(mode="json", by_alias=True, exclude_none=True),
+            key=key,
+            remember=remember,
+            forget=forget,
         )
-        self._pending.append((row, message.model_dump_json()))
+        self._pending.append((row, message.model_dump_json(exclude_defaults=True)))
         if len(self._pending) == SQS_BATCH:
             self.flush()
 
@@ -241,15 +263,23 @@ class Consumer:
 
     def handle(self, record: SQSRecord) -> None:
         message = RowMessage.model_validate_json(record.body)
+        # The row's job is its correlation: every line and provider call of the row names it.
+        operation = observability.bulk_operation(message.operation)
+        with observability.bound(operation, correlation_id=message.jobId, row=message.row):
+            self._run(message, record)
+
+    def _run(self, message: RowMessage, record: SQSRecord) -> None:
         if self.jobs.is_recorded(message.jobId, message.row):
             logger.info("row already counted", extra={"jobId": message.jobId, "row": message.row})
             return
         email = str(message.data.get("email", "")).lower()
-        row_key = f"bulk#{message.operation}#{message.campaign}#{message.jobId}#{message.row}#{email}"
+        row_key = message.key or f"bulk#{message.operation}#{message.campaign}#{message.jobId}#{message.row}#{email}"
         try:
             idempotency.run_once(
                 row_key,
-                message.data,
+                # A stable key names one action whatever the run that queued it: a later run's copy
+                # (with fresher data) is a replay, not a reuse of the key.
+                message.data if message.key is None else {"key": message.key},
                 lambda: idempotency.Outcome(
                     200, execute(message.operation, message.campaign, message.data, row_key=row_key)
                 ),
@@ -267,6 +297,10 @@ class Consumer:
         except HubError as exc:
             self._fail(message, record, exc, dead_letter=False)
             return
+        if message.remember is not None:
+            from .sync_state import SyncState
+
+            SyncState().remember(message.remember)
         if self.jobs.record(message.jobId, message.row):
             metrics.add_metric(name="RowSucceeded", unit=MetricUnit.Count, value=1)
 
@@ -278,6 +312,10 @@ class Consumer:
 
     def _fail(self, message: RowMessage, record: SQSRecord, exc: HubError, *, dead_letter: bool = True) -> None:
         error = exc.to_dict()["error"]
+        if message.forget is not None:
+            from .sync_state import SyncState
+
+            SyncState().forget(message.forget)
         if self.jobs.record(message.jobId, message.row, error=error):
             metrics.add_metric(name="RowFailed", unit=MetricUnit.Count, value=1)
         if dead_letter:
@@ -294,9 +332,13 @@ class Consumer:
 def consume(operation: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda handler of ``operation``'s queue: partial batch responses, one record at a time."""
     consumer = Consumer(operation)
+    # The instance that flushes is made with the handler: Powertools reads the namespace from the
+    # environment when an instance is made, and this module may be imported before it is set (by the
+    # scheduled tasks' helpers in a test). Every instance shares the metrics added meanwhile.
+    flushing = Metrics()
 
     @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
+    @flushing.log_metrics(capture_cold_start_metric=True)
     @tracer.capture_lambda_handler
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         idempotency.register_lambda_context(context)

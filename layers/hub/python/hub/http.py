@@ -10,11 +10,13 @@ reuses urllib3's parser for the standard ``Retry-After`` header.
 A 4xx other than 429 is never retried: it is handed to the client's error mapper, which turns the
 provider's documented error into a domain error. URLs are logged without their query string, since
 some providers take a key there, and no header is ever logged.
+
+Every call publishes its metrics (calls, latency, 429s waited, errors by code) through
+:mod:`hub.observability`, attributed to the provider and to the hub operation it is made for.
 """
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 import time
@@ -25,6 +27,7 @@ from typing import Any
 import requests
 from urllib3.util.retry import Retry
 
+from . import observability
 from .errors import (
     Conflict,
     HubError,
@@ -39,7 +42,7 @@ from .errors import (
 )
 from .throttle import RateLimiter, Unlimited
 
-logger = logging.getLogger(__name__)
+logger = observability.logger
 
 USER_AGENT = "referral-hub/1.0"
 _GROWSURF_RETRY_HEADER = re.compile(r"^growsurf-retry-after-.*-milliseconds$", re.IGNORECASE)
@@ -129,6 +132,13 @@ def default_error(provider: str, response: ProviderResponse) -> HubError:
 ErrorMapper = Callable[[ProviderResponse], HubError]
 
 
+@dataclass
+class _Tally:
+    """What one call counts across its attempts, for its metrics."""
+
+    throttled: int = 0
+
+
 class ProviderHttp:
     """Calls one provider's API: base URL, auth headers, timeouts, retries, rate limit, error mapping."""
 
@@ -165,10 +175,42 @@ class ProviderHttp:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send one call, retrying what is worth retrying; return the parsed JSON body (or None)."""
+        """Send one call, retrying what is worth retrying; return the parsed JSON body (or None).
+
+        The call's metrics are published however it ends: its latency covers every attempt and wait,
+        and an error is counted by the hub's code for it.
+        """
+        started = time.monotonic()
+        tally = _Tally()
+        error_code: str | None = None
+        try:
+            return self._send(method, path, params, json, headers, started, tally)
+        except HubError as exc:
+            error_code = exc.code
+            raise
+        except Exception:
+            error_code = HubError.code
+            raise
+        finally:
+            observability.provider_call(
+                self.provider,
+                latency_ms=round((time.monotonic() - started) * 1000, 1),
+                throttled=tally.throttled,
+                error_code=error_code,
+            )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        started: float,
+        tally: _Tally,
+    ) -> Any:
         policy = self.policy
         url = f"{self.base_url}{path}"
-        started = time.monotonic()
         failure: HubError | None = None
         for attempt in range(1, policy.attempts + 1):
             remaining = policy.budget - (time.monotonic() - started)
@@ -197,10 +239,15 @@ class ProviderHttp:
                     return _parse(self.provider, response)
                 parsed = ProviderResponse(response.status_code, _body(response), response.headers)
                 if response.status_code == 429:
+                    tally.throttled += 1
                     wait = retry_after_seconds(response.headers)
                     failure = ProviderThrottled(
                         f"{self.provider} is rate limiting the hub; try again shortly",
                         retry_after=wait if wait is not None else policy.backoff_max,
+                    )
+                    logger.info(
+                        "provider rate limited the hub",
+                        extra={"provider": self.provider, "method": method, "path": path, "retryAfter": wait},
                     )
                     if wait is not None and wait > policy.max_retry_after:
                         raise failure
@@ -216,7 +263,13 @@ class ProviderHttp:
             if failure is not None and not isinstance(failure, ProviderThrottled):
                 logger.warning(
                     "provider call failed",
-                    extra={"provider": self.provider, "method": method, "path": path, "attempt": attempt},
+                    extra={
+                        "provider": self.provider,
+                        "method": method,
+                        "path": path,
+                        "attempt": attempt,
+                        "errorCode": failure.code,
+                    },
                 )
             if attempt == policy.attempts:
                 break

@@ -3,7 +3,9 @@
 Items of a job share the partition key ``JOB#<id>``:
 
 - ``sk = JOB``: the job: campaign, operation, ``total`` (rows read so far), ``succeeded``,
-  ``failed``, ``splitDone`` (every row has been read), timestamps;
+  ``failed``, ``splitDone`` (every row has been read), timestamps, and ``kind = JOB``, the partition
+  key of the ``JobsByCreatedAt`` index (sort key ``createdAt``), which lists jobs newest first
+  without a scan. The index holds keys only, so the counters' many updates never write to it;
 - ``sk = ROW#<row>``: a marker that the row's outcome was counted;
 - ``sk = FAIL#<row>``: a failed row, with its error.
 
@@ -14,25 +16,35 @@ can never leave a counter without its marker or the other way round.
 The status is derived on read, never stored: ``queued`` until a row has an outcome, ``running``
 until every row read has one (and the file is fully read), then ``completed`` or
 ``completedWithErrors``.
+
+A failed row can be reopened (:meth:`JobStore.reopen`) when its message is put back on its queue from
+the dead-letter queue: its failure is uncounted in one transaction, so the row can be counted again.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from .errors import JobNotFound
+from .errors import JobNotFound, ValidationError
 
 #: How long job items are kept after their last write.
 RETENTION_SECONDS = 30 * 24 * 3600
 #: Failed rows answered by one GET (the rest are paged by ``cursor``).
 FAILURES_PAGE = 100
+#: The index listing jobs newest first, and the value of its partition key on every job item.
+LISTING_INDEX = "JobsByCreatedAt"
+LISTING_KIND = "JOB"
+#: BatchGetItem takes at most this many keys.
+BATCH_GET_MAX = 100
 
 
 def _job_key(job_id: str) -> dict[str, Any]:
@@ -89,6 +101,59 @@ class Job:
             "nextCursor": self.next_cursor,
         }
 
+    def summary(self) -> dict[str, Any]:
+        """The job without its failed rows, as a listing shows it."""
+        wire = self.to_wire()
+        del wire["failures"], wire["nextCursor"]
+        return wire
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of jobs, newest first, and the cursor of the next page (None on the last)."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"items": [job.summary() for job in self.jobs], "nextCursor": self.next_cursor}
+
+
+_CURSOR_KEYS = ("pk", "sk", "kind", "createdAt")
+
+
+def _encode_cursor(last_key: dict[str, Any]) -> str:
+    plain = {name: last_key[name]["S"] for name in _CURSOR_KEYS}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    """The index position a listing cursor names; a cursor this store did not write is a 422."""
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(plain, dict) or set(plain) != set(_CURSOR_KEYS):
+            raise ValueError
+        return {name: {"S": str(plain[name])} for name in _CURSOR_KEYS}
+    except (ValueError, binascii.Error, TypeError):
+        raise ValidationError(
+            "the query parameter 'cursor' is invalid",
+            details=[{"field": "cursor", "reason": "must be the nextCursor of a previous page"}],
+        ) from None
+
+
+def _job_from_item(job_id: str, item: dict[str, Any]) -> Job:
+    return Job(
+        job_id=job_id,
+        campaign=item["campaign"].get("S"),
+        operation=item["operation"]["S"],
+        total=int(item["total"]["N"]),
+        succeeded=int(item["succeeded"]["N"]),
+        failed=int(item["failed"]["N"]),
+        split_done=item["splitDone"]["BOOL"],
+        created_at=item["createdAt"]["S"],
+        read_through=int(item.get("readThrough", {}).get("N", "0")),
+    )
+
 
 class JobStore:
     """Reads and writes jobs in the table named by ``JOBS_TABLE``."""
@@ -119,6 +184,7 @@ class JobStore:
                 "failed": {"N": "0"},
                 "splitDone": {"BOOL": False},
                 "createdAt": {"S": created_at},
+                "kind": {"S": LISTING_KIND},
                 "expiresAt": self._expiry(),
             },
             ConditionExpression="attribute_not_exists(pk)",
@@ -235,16 +301,86 @@ class JobStore:
             for f in page.get("Items", [])
         ]
         next_cursor = str(failures[limit].row) if len(failures) > limit else None
-        return Job(
-            job_id=job_id,
-            campaign=item["campaign"].get("S"),
-            operation=item["operation"]["S"],
-            total=int(item["total"]["N"]),
-            succeeded=int(item["succeeded"]["N"]),
-            failed=int(item["failed"]["N"]),
-            split_done=item["splitDone"]["BOOL"],
-            created_at=item["createdAt"]["S"],
-            read_through=int(item.get("readThrough", {}).get("N", "0")),
-            failures=failures[:limit],
-            next_cursor=next_cursor,
-        )
+        return replace(_job_from_item(job_id, item), failures=failures[:limit], next_cursor=next_cursor)
+
+    def recent(self, *, cursor: str | None = None, limit: int = 20) -> JobPage:
+        """Jobs newest first, ``limit`` to a page, from ``cursor`` (a previous page's ``next_cursor``) on.
+
+        The index gives the keys in order; the jobs themselves are read with consistent reads, so
+        their counters are as current as ``get`` answers them.
+        """
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": LISTING_INDEX,
+            "KeyConditionExpression": "#kind = :kind",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": {":kind": {"S": LISTING_KIND}},
+            "ScanIndexForward": False,
+            "Limit": min(limit, BATCH_GET_MAX),
+        }
+        if cursor:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor)
+        page = self.client.query(**query)
+        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", [])]
+        items = self._get_many(keys)
+        jobs = [
+            _job_from_item(key["pk"]["S"].removeprefix("JOB#"), items[key["pk"]["S"]])
+            for key in keys
+            if key["pk"]["S"] in items  # an item the index still lists may just have expired
+        ]
+        last = page.get("LastEvaluatedKey")
+        return JobPage(jobs, _encode_cursor(last) if last else None)
+
+    def _get_many(self, keys: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The job items of ``keys`` by partition key, retrying what DynamoDB leaves unprocessed."""
+        found: dict[str, dict[str, Any]] = {}
+        pending: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}} if keys else {}
+        for attempt in range(8):
+            if not pending:
+                break
+            if attempt:
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            answer = self.client.batch_get_item(RequestItems=pending)
+            for item in answer.get("Responses", {}).get(self.table_name, []):
+                found[item["pk"]["S"]] = item
+            pending = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def reopen(self, job_id: str, row: int) -> bool:
+        """Uncount a failed row so that its next outcome counts: its marker and failure go, and the
+        job's ``failed`` counter goes down by one, in one transaction.
+
+        Returns False (and changes nothing) when the row has no failure counted: it succeeded, was
+        never counted, or was reopened already.
+        """
+        key = {"pk": {"S": f"JOB#{job_id}"}}
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table_name,
+                            "Key": {**key, "sk": {"S": _row_sk("ROW", row)}},
+                            "ConditionExpression": "#outcome = :failed",
+                            "ExpressionAttributeNames": {"#outcome": "outcome"},
+                            "ExpressionAttributeValues": {":failed": {"S": "failed"}},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": _job_key(job_id),
+                            "UpdateExpression": "ADD #failed :minus",
+                            "ExpressionAttributeNames": {"#failed": "failed"},
+                            "ExpressionAttributeValues": {":minus": {"N": "-1"}},
+                        }
+                    },
+                    {"Delete": {"TableName": self.table_name, "Key": {**key, "sk": {"S": _row_sk("FAIL", row)}}}},
+                ]
+            )
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True

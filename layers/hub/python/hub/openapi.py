@@ -19,6 +19,7 @@ from .schemas import (
     FlagRequest,
     ImportRequest,
     RedeemRequest,
+    RedriveRequest,
     UploadRequest,
 )
 
@@ -44,6 +45,8 @@ class Operation:
     success: int = 200
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: tuple[int, ...] = (404, 502, 503, 504)
+    #: called by a provider: no API key (its signature or token instead), no Idempotency-Key
+    public: bool = False
 
     @property
     def is_write(self) -> bool:
@@ -51,6 +54,7 @@ class Operation:
 
 
 _EMAIL = {"type": "string", "format": "email"}
+_WEBHOOK_PROVIDER = {"type": "string", "enum": ["growsurf", "viral_loops", "sparkloop"]}
 
 OPERATIONS: list[Operation] = [
     Operation(
@@ -155,6 +159,60 @@ OPERATIONS: list[Operation] = [
         query={"cursor": {"type": "string", "pattern": "^[0-9]+$"}},
         errors=(404,),
     ),
+    # The operator's routes (the `hub` command line).
+    Operation(
+        "GET",
+        "/imports",
+        "listImports",
+        "Recent bulk jobs, newest first, with their status and counts (items, nextCursor)",
+        query={
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+            "cursor": {"type": "string"},
+        },
+        errors=(),
+    ),
+    Operation(
+        "GET",
+        "/doctor",
+        "doctor",
+        "The configuration and every provider key checked against its provider: ok, and each check with"
+        " its status (ok, warning, problem) and what to do",
+        errors=(),
+    ),
+    Operation(
+        "GET",
+        "/deadletters",
+        "listDeadLetters",
+        "Each bulk operation's dead-letter queue: its count and its first messages with their row and error",
+        query={
+            "operation": {"type": "string", "description": "a bulk operation, such as addParticipant"},
+            "limit": {"type": "integer", "minimum": 0, "maximum": 50, "default": 10},
+        },
+        errors=(),
+    ),
+    Operation(
+        "POST",
+        "/deadletters/redrive",
+        "redriveDeadLetters",
+        "Put dead-letter messages back on their operation's queue, their rows reopened so they count again;"
+        " the body is optional ({operation} picks one queue); done is false when some may remain",
+        RedriveRequest,
+        errors=(),
+    ),
+    Operation(
+        "POST",
+        "/webhooks/{provider}",
+        "receiveWebhook",
+        "A provider's webhook delivery (its own JSON), verified by the campaign's webhook secret: GrowSurf's"
+        " GrowSurf-Signature, SparkLoop's SparkLoop-Token, Viral Loops' ?token=. 200 with jobId, the Loops"
+        " events queued and the duplicates; events the hub does not act on are acknowledged and ignored",
+        query={
+            "campaign": {"type": "string", "description": "the campaign, when the payload does not name it"},
+            "token": {"type": "string", "description": "Viral Loops only: the campaign's webhook secret"},
+        },
+        errors=(400, 404, 409, 503),
+        public=True,
+    ),
     Operation("GET", "/openapi.json", "openapi", "This document", errors=()),
 ]
 
@@ -206,13 +264,13 @@ def document() -> dict[str, Any]:
 
 def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = []
-    for name in ("campaign", "email", "jobId"):
+    for name in ("campaign", "email", "jobId", "provider"):
         if "{" + name + "}" in op.path:
-            schema = _EMAIL if name == "email" else {"type": "string", "minLength": 1}
+            schema = {"email": _EMAIL, "provider": _WEBHOOK_PROVIDER}.get(name, {"type": "string", "minLength": 1})
             parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     for name, schema in op.query.items():
         parameters.append({"name": name, "in": "query", "required": False, "schema": schema})
-    if op.is_write:
+    if op.is_write and not op.public:
         parameters.append(
             {
                 "name": "Idempotency-Key",
@@ -227,7 +285,10 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     error_ref = {"$ref": REF.format(model="Error")}
     if op.is_write or parameters:
         responses["422"] = _json("Invalid input: which field, and why", error_ref)
-    responses["403"] = _json("No or a wrong API key", error_ref)
+    if op.public:
+        responses["401"] = _json("The signature or token is missing, stale or wrong", error_ref)
+    else:
+        responses["403"] = _json("No or a wrong API key", error_ref)
     for status in op.errors:
         responses[str(status)] = _json("See the error codes", error_ref)
     spec: dict[str, Any] = {
@@ -241,6 +302,10 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": refs[(op.request, "validation")]}},
         }
+    if op.public:
+        spec["security"] = []
+        if op.request is None:
+            spec["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
     return spec
 
 

@@ -96,6 +96,12 @@ class UploadRequest(RequestModel):
     operation: Text
 
 
+class RedriveRequest(RequestModel):
+    """``POST /deadletters/redrive``: one bulk operation's dead-letter queue, or (no operation) all of them."""
+
+    operation: Text | None = None
+
+
 def field_errors(exc: PydanticValidationError) -> list[dict[str, Any]]:
     """Pydantic's errors as the SPEC's details: which field (camelCase, dotted) and why."""
     details = []

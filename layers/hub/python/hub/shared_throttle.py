@@ -50,7 +50,6 @@ calls in flight at ``ceil(call duration / interval)``.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import threading
@@ -63,9 +62,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .errors import RateLimited
+from .observability import logger
 from .throttle import Rate, RateLimiter, TokenBucket
-
-logger = logging.getLogger(__name__)
 
 THROTTLE_TABLE_ENV = "THROTTLE_TABLE"
 
@@ -77,6 +75,8 @@ _IDLE_CONDITION = "attribute_not_exists(tat) OR tat < :now"
 
 #: Late slots a caller gives back before it goes anyway.
 MAX_LATE_DROPS = 3
+#: The most a reservation looks ahead to cover DynamoDB's own answer time (see ``_reserve``).
+MAX_LEAD_SECONDS = 0.25
 
 
 class DynamoDBRateLimiter(RateLimiter):
@@ -125,6 +125,8 @@ class DynamoDBRateLimiter(RateLimiter):
         self._clock = clock
         self._sleep = sleep
         self._concurrency = threading.BoundedSemaphore(rate.concurrency) if rate.concurrency else None
+        # Smoothed time DynamoDB takes to answer a reservation, in seconds.
+        self._round_trip = 0.0
 
     @property
     def interval(self) -> float:
@@ -176,10 +178,16 @@ class DynamoDBRateLimiter(RateLimiter):
             logger.debug("dropping a late slot", extra={"throttleKey": self.key, "lateMs": round(late * 1000, 1)})
 
     def _reserve(self, ahead: float) -> int:
-        """Reserve the next free slot within ``ahead`` seconds; return its time in epoch milliseconds."""
+        """Reserve the next free slot within ``ahead`` seconds; return its time in epoch milliseconds.
+
+        The earliest slot taken is not "now" but "now plus the time DynamoDB takes to answer" (as
+        lately measured): a slot of "now" on an idle schedule would already be late when the answer
+        arrives, and with a slow answer (a busy table, a cold connection) every call would drop its
+        slot and take another, a collapse exactly when the limiter is under load.
+        """
         while True:
-            now = _ceil_ms(self._clock())
-            horizon = now + _ceil_ms(ahead) + self._tolerance_ms
+            horizon = _ceil_ms(self._clock() + ahead) + self._tolerance_ms
+            now = self._earliest(horizon)
             try:
                 answer = self._update(_BUSY, _BUSY_CONDITION, now=now, horizon=horizon, interval=self._interval_ms)
             except ClientError as exc:
@@ -194,6 +202,7 @@ class DynamoDBRateLimiter(RateLimiter):
                     retry_after=(tat - self._tolerance_ms - now) / 1000,
                 )
             if tat is None or tat < now:
+                now = max(now, self._earliest(horizon))  # the first write took a round trip already
                 try:
                     self._update(_IDLE, _IDLE_CONDITION, now=now, next=now + self._interval_ms)
                 except ClientError as exc:
@@ -202,16 +211,26 @@ class DynamoDBRateLimiter(RateLimiter):
                 return now
             # Not reached against DynamoDB: a tat within [now, horizon] passes the first condition.
 
+    def _earliest(self, horizon: int) -> int:
+        """The earliest slot worth reserving now (epoch ms): now plus one answer of DynamoDB, within
+        the horizon."""
+        lead = min(self._round_trip * 1.5, MAX_LEAD_SECONDS)
+        return min(_ceil_ms(self._clock() + lead), max(horizon - self._tolerance_ms, _ceil_ms(self._clock())))
+
     def _update(self, expression: str, condition: str, **values: int) -> dict[str, Any]:
-        answer: dict[str, Any] = self.client.update_item(
-            TableName=self.table_name,
-            Key={"id": {"S": self.key}},
-            UpdateExpression=expression,
-            ConditionExpression=condition,
-            ExpressionAttributeValues={f":{name}": {"N": _number(ms)} for name, ms in values.items()},
-            ReturnValues="UPDATED_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
+        started = self._clock()
+        try:
+            answer: dict[str, Any] = self.client.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": self.key}},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues={f":{name}": {"N": _number(ms)} for name, ms in values.items()},
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        finally:
+            self._round_trip += (self._clock() - started - self._round_trip) / 4
         return answer
 
 

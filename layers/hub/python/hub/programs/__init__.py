@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from ..config import CampaignConfig, HubConfig, RuntimeSettings, load_config, resolve_key
@@ -85,6 +86,15 @@ class ReferralProgram:
 
     def leaderboard(self, cursor: str | None, limit: int) -> Page[Participant]:
         raise self._unsupported("leaderboard")
+
+    def participants(self) -> Iterator[Participant]:
+        """Every participant of the campaign, read page after page (the scheduled stats sync)."""
+        raise self._unsupported("listParticipants")
+
+    def pending_rewards(self) -> Iterator[tuple[Participant, Reward]]:
+        """Every reward of the campaign earned and not yet redeemed (pending or approved), with its
+        participant (the scheduled pending-rewards task)."""
+        raise self._unsupported("listPendingRewards")
 
 
 _programs: dict[str, tuple[str, ReferralProgram]] = {}

@@ -7,10 +7,15 @@
   ``fulfill: true``), or fulfills it if it was approved already. The reward must belong to the
   participant named in the request.
 - Flag answers 501: GrowSurf has no flag endpoint (fraud is its own ``fraudRiskLevel``).
+- Listing participants and pending rewards (the scheduled tasks) walks Get Participants in sign-up
+  order (a stable order to page through, unlike the leaderboard, which reorders as counts change).
+  A participant object carries its ``rewards``, so pending rewards need no call per participant; one
+  whose answer has no ``rewards`` field has them read with Get Participant Rewards.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..config import CampaignConfig
@@ -95,6 +100,26 @@ class GrowSurfProgram(ReferralProgram):
         assert participant.id is not None
         rewards = normalize_rewards(list(self.client.iter_participant_rewards(participant.id)))
         return [r for r in rewards if status is None or r.status == status]
+
+    def participants(self) -> Iterator[Participant]:
+        for item in self.client.iter_participants():
+            if isinstance(item, dict) and item.get("email"):
+                yield normalize_participant(item, self.campaign)
+
+    def pending_rewards(self) -> Iterator[tuple[Participant, Reward]]:
+        for item in self.client.iter_participants():
+            if not (isinstance(item, dict) and item.get("email")):
+                continue
+            participant = normalize_participant(item, self.campaign)
+            if "rewards" in item:
+                rewards = normalize_rewards(item)
+            elif participant.id is not None:
+                rewards = normalize_rewards(list(self.client.iter_participant_rewards(participant.id)))
+            else:
+                rewards = []
+            for reward in rewards:
+                if reward.status != RewardStatus.REDEEMED:
+                    yield participant, reward
 
     def leaderboard(self, cursor: str | None, limit: int) -> Page[Participant]:
         # GrowSurf takes limits from 2 to 100: one more is read, and its id is the next cursor.

@@ -3,10 +3,13 @@
 SparkLoop's API covers subscribers only: adding, reading and listing them. It has no conversion step
 (a referral counts when the friend subscribes), no rewards, no flag and no leaderboard endpoint, so
 those operations answer 501. Referrals are the campaign's referred subscribers whose
-``referrer_code`` is the participant's ``ref_code``, read page by page.
+``referrer_code`` is the participant's ``ref_code``, read page by page. Listing participants (the
+scheduled stats sync) walks every subscriber the same way.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from ..config import CampaignConfig
 from ..errors import EmailTaken
@@ -36,6 +39,11 @@ class SparkLoopProgram(ReferralProgram):
 
     def get_participant(self, email: str) -> Participant:
         return normalize_participant(self.client.get_subscriber_by_email(email), self.campaign)
+
+    def participants(self) -> Iterator[Participant]:
+        for item in self.client.iter_subscribers():
+            if isinstance(item, dict) and item.get("email"):
+                yield normalize_participant(item, self.campaign)
 
     def referrals(self, email: str) -> list[Referral]:
         code = self.get_participant(email).referral_code

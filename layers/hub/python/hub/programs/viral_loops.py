@@ -1,8 +1,10 @@
 """The hub's operations on a Viral Loops campaign.
 
 Viral Loops has no leaderboard endpoint the hub can page through (the reference only mentions one in
-passing), so ``leaderboard`` answers 501. A referrer given by email is resolved to its referral code,
-since Viral Loops takes only codes.
+passing), so ``leaderboard`` answers 501, and no endpoint that lists a campaign's participants, so the
+scheduled tasks cannot walk its participants or find its pending rewards (the pending rewards endpoint
+takes one participant's email): they skip Viral Loops campaigns. A referrer given by email is resolved
+to its referral code, since Viral Loops takes only codes.
 """
 
 from __future__ import annotations

@@ -1,0 +1,15 @@
+"""GET /doctor: the configuration and every provider key checked, each finding in words to act on."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from hub import api, doctor
+
+app = api.make_app()
+
+
+@app.get("/doctor")
+def examine() -> Response:
+    return api.json_response(200, doctor.examine().to_wire())
+
+
+lambda_handler = api.entrypoint(app)

@@ -1,0 +1,26 @@
+"""POST /deadletters/redrive: put dead-letter messages back on their operation's queue, their rows
+reopened so they count again (body optional: {"operation": ...} picks one queue)."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from hub import api, deadletters
+from hub.idempotency import Outcome
+from hub.schemas import RedriveRequest
+
+app = api.make_app()
+
+
+@app.post("/deadletters/redrive")
+def redrive() -> Response:
+    event = app.current_event
+    request = api.parse_body(app, RedriveRequest) if event.body else RedriveRequest()
+    deadletters.selected(request.operation)  # an unknown operation is refused before anything moves
+    return api.write(
+        app,
+        "redriveDeadLetters",
+        request,
+        lambda: Outcome(200, deadletters.redrive(request.operation)),
+    )
+
+
+lambda_handler = api.entrypoint(app)

@@ -1,0 +1,23 @@
+"""POST /webhooks/{provider}: a provider's webhook delivery (no API key: its signature or token proves
+it), verified, normalized and queued as Loops contact syncs and events; see ``hub.webhooks``."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from hub import api
+from hub.webhooks import Delivery, WebhookIngress
+
+app = api.make_app()
+ingress = WebhookIngress()
+
+
+@app.post("/webhooks/<provider>")
+def receive(provider: str) -> Response:
+    event = app.current_event
+    delivery = Delivery.from_proxy(
+        provider, event.body, bool(event.is_base64_encoded), event.headers, event.query_string_parameters
+    )
+    answer = ingress.receive(delivery)
+    return api.json_response(answer.status, answer.body, answer.headers)
+
+
+lambda_handler = api.entrypoint(app)

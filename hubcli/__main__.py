@@ -1,0 +1,5 @@
+"""``python -m hubcli``: the same as the ``hub`` command."""
+
+from .main import main
+
+raise SystemExit(main())

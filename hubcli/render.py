@@ -1,0 +1,157 @@
+"""What the commands print for people (``--json`` prints the hub's documents instead)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .csvfiles import error_text
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns aligned on the widest cell; the last column is not padded."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    lines = []
+    for cells in [headers, *rows]:
+        padded = [str(cell).ljust(width) for cell, width in zip(cells[:-1], widths, strict=False)]
+        lines.append("  ".join([*padded, str(cells[-1])]).rstrip())
+    return "\n".join(lines)
+
+
+def counts(job: dict[str, Any]) -> str:
+    return f"{job.get('total', 0):,} rows: {job.get('succeeded', 0):,} succeeded, {job.get('failed', 0):,} failed"
+
+
+def job_summary(job: dict[str, Any]) -> str:
+    where = f"{job.get('operation')} on {job.get('campaign')}" if job.get("campaign") else str(job.get("operation"))
+    return f"Job {job.get('jobId')} ({where}, created {job.get('createdAt')}): {job.get('status')}\n  {counts(job)}"
+
+
+def failures(items: list[dict[str, Any]], *, shown: int, total: int | None = None) -> str:
+    """The first ``shown`` failed rows, one a line, and how many more there are."""
+    if not items:
+        return ""
+    lines = ["Failed rows:"]
+    for failure in items[:shown]:
+        row = failure.get("row")
+        label = "the file" if row == 0 else f"row {row}"
+        lines.append(f"  {label}: {error_text(failure.get('error') or {})}")
+    more = (total if total is not None else len(items)) - min(shown, len(items))
+    if more > 0:
+        lines.append(f"  ... and {more:,} more (--failed-csv PATH writes them all to a file)")
+    return "\n".join(lines)
+
+
+def jobs_table(page: dict[str, Any]) -> str:
+    items = page.get("items") or []
+    if not items:
+        return "No import jobs."
+    rows = [
+        [
+            str(job.get("jobId")),
+            str(job.get("createdAt", ""))[:19].replace("T", " "),
+            str(job.get("campaign") or "-"),
+            str(job.get("operation")),
+            str(job.get("status")),
+            f"{int(job.get('succeeded', 0)) + int(job.get('failed', 0)):,}/{int(job.get('total', 0)):,}",
+            f"{int(job.get('failed', 0)):,}",
+        ]
+        for job in items
+    ]
+    text = table(["JOB", "CREATED (UTC)", "CAMPAIGN", "OPERATION", "STATUS", "DONE/TOTAL", "FAILED"], rows)
+    if page.get("nextCursor"):
+        text += f"\nMore: hub jobs --cursor {page['nextCursor']}"
+    return text
+
+
+def participant(p: dict[str, Any]) -> str:
+    name = " ".join(part for part in (p.get("firstName"), p.get("lastName")) if part) or "-"
+    referrer = p.get("referrer") or {}
+    referred_by = (
+        " ".join(
+            part
+            for part in (
+                referrer.get("email"),
+                f"({referrer['referralCode']})" if referrer.get("referralCode") else None,
+            )
+            if part
+        )
+        or "-"
+    )
+    fields = [
+        ["name", name],
+        ["id", p.get("id") or "-"],
+        ["referral code", p.get("referralCode") or "-"],
+        ["share URL", p.get("shareUrl") or "-"],
+        ["referrals", str(p.get("referralCount", "-"))],
+        ["rank", str(p.get("rank") if p.get("rank") is not None else "-")],
+        ["referred by", referred_by],
+        ["flagged", "yes" if p.get("flagged") else "no"],
+        ["created", p.get("createdAt") or "-"],
+    ]
+    head = f"{p.get('email')} ({p.get('campaign')}, {p.get('provider')})"
+    return head + "\n" + "\n".join(f"  {label.ljust(14)}{value}" for label, value in fields)
+
+
+def sync(result: dict[str, Any]) -> str:
+    properties = result.get("properties") or {}
+    contact = f" (contact {result['contactId']})" if result.get("contactId") else ""
+    lines = [f"Synced {result.get('email')} to Loops{contact}: {len(properties)} properties set"]
+    lines += [f"  {key} = {value}" for key, value in sorted(properties.items())]
+    if result.get("eventSent"):
+        lines.append(f"Event sent: {result['eventSent']}")
+    return "\n".join(lines)
+
+
+def doctor(report: dict[str, Any]) -> str:
+    checks = report.get("checks") or []
+    rows = [[str(c.get("status")), str(c.get("check")), str(c.get("message"))] for c in checks]
+    summary = report.get("summary") or {}
+    problems, warnings = int(summary.get("problem", 0)), int(summary.get("warning", 0))
+    if problems:
+        verdict = f"{problems} problem(s) to fix, {warnings} warning(s)."
+    elif warnings:
+        verdict = f"No problem; {warnings} warning(s) worth a look."
+    else:
+        verdict = "Everything checked is fine."
+    return table(["STATUS", "CHECK", "FINDING"], rows) + "\n" + verdict
+
+
+def dead_letters(document: dict[str, Any]) -> str:
+    lines = []
+    for queue in document.get("queues") or []:
+        count, in_flight = int(queue.get("count", 0)), int(queue.get("inFlight", 0))
+        if not count and not in_flight:
+            lines.append(f"{queue.get('operation')}: empty")
+            continue
+        flight = f" ({in_flight} being handled)" if in_flight else ""
+        lines.append(f"{queue.get('operation')}: {count:,} message(s){flight}")
+        for message in queue.get("messages") or []:
+            lines.append("  " + dead_letter(message))
+    if document.get("total"):
+        lines.append("Put them back on their queues with: hub dlq redrive")
+    return "\n".join(lines)
+
+
+def dead_letter(message: dict[str, Any]) -> str:
+    if message.get("errorCode"):
+        reason = f"{message['errorCode']}: {message.get('errorMessage') or ''}".rstrip(": ")
+    else:
+        reason = (
+            f"no outcome after {message.get('receiveCount') or 'every'} deliveries (the consumer timed out or crashed)"
+        )
+    if "jobId" not in message:
+        return f"message {message.get('messageId')}: {reason}"
+    who = message.get("email") or "-"
+    return f"job {message.get('jobId')} row {message.get('row')} {who}: {reason}"
+
+
+def redrive(result: dict[str, Any]) -> str:
+    moved = [f"{q['operation']} {q['moved']:,}" for q in result.get("queues") or [] if q.get("moved")]
+    text = f"Moved {result.get('moved', 0):,} message(s) back to their queues" + (
+        f": {', '.join(moved)}." if moved else "."
+    )
+    left = [q for q in result.get("queues") or [] if q.get("remaining")]
+    if left:
+        text += "\nStill in the dead-letter queues: " + ", ".join(f"{q['operation']} {q['remaining']:,}" for q in left)
+        text += " (a message whose move failed reappears within two minutes; run hub dlq redrive again)."
+    return text

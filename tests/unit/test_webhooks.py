@@ -1,0 +1,655 @@
+"""Webhook verification (signatures, tokens, which campaign) and normalization per provider, against the
+payloads the providers document."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from hub import config
+from hub.errors import MalformedRequest, NotFound, Unauthorized, ValidationError
+from hub.models import Provider
+from hub.openapi import document
+from hub.webhooks import (
+    Delivery,
+    EventKind,
+    campaign_for,
+    growsurf_signature,
+    normalize_growsurf,
+    normalize_sparkloop,
+    normalize_viral_loops,
+    parse_payload,
+    provider_named,
+    verify_growsurf,
+    verify_token,
+)
+from local.template import load
+from local.webhook import growsurf_signature_header, refresh_signature, with_webhook_secrets
+
+SECRET = "whsec-unit-test"
+NOW = 1_795_000_000.0
+BODY = b'{"event": "NEW_PARTICIPANT_ADDED"}'
+
+
+def header_for(body: bytes, *, secret: str = SECRET, at: float = NOW) -> str:
+    return growsurf_signature_header(secret, body, int(at * 1000))
+
+
+def reason(error: Unauthorized) -> str:
+    return error.details[0]["reason"]
+
+
+# -- GrowSurf signatures -----------------------------------------------------------------------------
+
+
+def test_a_valid_growsurf_signature_is_accepted():
+    # Given a body signed with the campaign's secret just now
+    header = header_for(BODY)
+    # When it is verified
+    verify_growsurf(header, BODY, SECRET, now=NOW + 2)
+    # Then no error is raised, and the signer and the verifier agree on the formula
+    assert header.endswith(growsurf_signature(SECRET, BODY, str(int(NOW * 1000))))
+
+
+def test_a_growsurf_signature_made_with_another_secret_is_refused():
+    # Given a body signed with a secret that is not the campaign's
+    header = header_for(BODY, secret="someone-else")
+    # When it is verified
+    with pytest.raises(Unauthorized) as refused:
+        verify_growsurf(header, BODY, SECRET, now=NOW)
+    # Then it is UNAUTHORIZED, naming the header
+    assert refused.value.code == "UNAUTHORIZED"
+    assert refused.value.details[0]["field"] == "GrowSurf-Signature"
+    assert "does not match" in refused.value.message
+
+
+def test_a_growsurf_signature_of_another_body_is_refused():
+    # Given a signature made for a different body
+    header = header_for(b'{"event": "CAMPAIGN_ENDED"}')
+    # When the delivered body is verified with it
+    with pytest.raises(Unauthorized) as refused:
+        verify_growsurf(header, BODY, SECRET, now=NOW)
+    # Then it is refused
+    assert "does not match" in refused.value.message
+
+
+@pytest.mark.parametrize("offset", [-301, 301, -86_400])
+def test_a_growsurf_signature_with_a_stale_or_future_timestamp_is_refused(offset):
+    # Given a genuine signature made more than five minutes before (or after) the delivery
+    header = header_for(BODY, at=NOW + offset)
+    # When it is verified now
+    with pytest.raises(Unauthorized) as refused:
+        verify_growsurf(header, BODY, SECRET, now=NOW)
+    # Then it is refused for its timestamp, even though the signature itself is right
+    assert "timestamp" in refused.value.message
+    assert "within 300 seconds" in reason(refused.value)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "v=abc",
+        "ts=1795000000000",
+        "ts=soon,v=abc",
+        "ts=1795000000000,v=",
+        "garbage",
+        "ts=١٧٩٥,v=abc",
+    ],
+)
+def test_a_malformed_growsurf_signature_header_is_refused(header):
+    # Given a GrowSurf-Signature header that is not ts=<ms>,v=<hex>
+    # When it is verified
+    with pytest.raises(Unauthorized) as refused:
+        verify_growsurf(header, BODY, SECRET, now=NOW)
+    # Then it is refused as malformed, saying what the header must look like
+    assert "malformed" in refused.value.message
+    assert reason(refused.value) == "must be ts=<milliseconds>,v=<hex>"
+
+
+@pytest.mark.parametrize("header", [None, "", "  "])
+def test_a_missing_growsurf_signature_header_is_refused(header):
+    # Given no GrowSurf-Signature header
+    # When the delivery is verified
+    with pytest.raises(Unauthorized) as refused:
+        verify_growsurf(header, BODY, SECRET, now=NOW)
+    # Then it is refused as missing
+    assert "missing" in refused.value.message
+
+
+def test_a_growsurf_header_with_several_signatures_is_accepted_when_one_matches():
+    # Given a header carrying an old secret's signature and the current one's (as during a rotation)
+    ts = str(int(NOW * 1000))
+    header = f"ts={ts},v={growsurf_signature('old-secret', BODY, ts)},v={growsurf_signature(SECRET, BODY, ts)}"
+    # When it is verified with the current secret
+    verify_growsurf(header, BODY, SECRET, now=NOW)
+    # Then it is accepted (no error)
+
+
+def test_a_non_ascii_signature_is_refused_not_crashed():
+    # Given a signature value that is not hexadecimal text
+    header = f"ts={int(NOW * 1000)},v=é☃"
+    # When it is verified
+    with pytest.raises(Unauthorized) as refused:
+        verify_growsurf(header, BODY, SECRET, now=NOW)
+    # Then it is an ordinary refusal
+    assert "does not match" in refused.value.message
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+
+
+def test_the_right_token_is_accepted():
+    # Given SparkLoop's token equal to the campaign's secret
+    # When it is verified
+    verify_token(SECRET, SECRET, "SparkLoop-Token")
+    # Then no error is raised
+
+
+@pytest.mark.parametrize(("given", "word"), [("wrong", "wrong"), ("", "missing"), (None, "missing")])
+def test_a_wrong_or_missing_token_is_refused(given, word):
+    # Given a token that is not the campaign's secret, or none
+    # When it is verified
+    with pytest.raises(Unauthorized) as refused:
+        verify_token(given, SECRET, "SparkLoop-Token")
+    # Then it is refused, naming the token but never the secret
+    assert word in refused.value.message
+    assert refused.value.details[0]["field"] == "SparkLoop-Token"
+    assert SECRET not in json.dumps(refused.value.to_dict())
+
+
+# -- which campaign ----------------------------------------------------------------------------------
+
+
+CONFIG = """
+[campaigns.spring]
+provider = "growsurf"
+campaign_id = "gs-spring"
+key = { value = "gs-key" }
+
+[campaigns.autumn]
+provider = "growsurf"
+campaign_id = "gs-autumn"
+key = { value = "gs-key" }
+
+[campaigns.waitlist]
+provider = "viral_loops"
+campaign_id = "vl-waitlist"
+key = { value = "vl-key" }
+
+[campaigns.beta]
+provider = "viral_loops"
+campaign_id = "vl-beta"
+key = { value = "vl-key" }
+
+[campaigns.letter]
+provider = "sparkloop"
+campaign_id = "MF-letter"
+key = { value = "sl-key" }
+"""
+SECRETS = {"spring": "spring-secret", "autumn": "autumn-secret", "waitlist": "waitlist-token", "beta": "beta-token"}
+
+
+@pytest.fixture
+def configured(tmp_path, monkeypatch) -> Iterator[None]:
+    path = tmp_path / "hub.toml"
+    path.write_text(with_webhook_secrets(CONFIG, SECRETS))
+    monkeypatch.setenv("HUB_CONFIG", str(path))
+    config.load_config.cache_clear()
+    yield
+    config.load_config.cache_clear()
+
+
+def growsurf_delivery(secret: str, query: dict[str, str] | None = None) -> Delivery:
+    header = growsurf_signature_header(secret, BODY, int(time.time() * 1000))
+    return Delivery("growsurf", BODY, {"growsurf-signature": header}, query or {})
+
+
+def test_the_campaign_is_the_one_the_payload_names(configured):
+    # Given a delivery signed with autumn's secret, naming autumn's campaign id
+    delivery = growsurf_delivery("autumn-secret")
+    # When its campaign is found
+    campaign = campaign_for(Provider.GROWSURF, delivery, "gs-autumn")
+    # Then it is autumn
+    assert campaign == "autumn"
+
+
+def test_the_campaign_named_in_the_url_wins(configured):
+    # Given a delivery for ?campaign=spring signed with spring's secret
+    delivery = growsurf_delivery("spring-secret", {"campaign": "spring"})
+    # When its campaign is found
+    # Then it is spring
+    assert campaign_for(Provider.GROWSURF, delivery, None) == "spring"
+
+
+def test_a_delivery_signed_with_another_campaigns_secret_is_refused(configured):
+    # Given a delivery naming spring's campaign id but signed with autumn's secret
+    delivery = growsurf_delivery("autumn-secret")
+    # When its campaign is found
+    with pytest.raises(Unauthorized) as refused:
+        campaign_for(Provider.GROWSURF, delivery, "gs-spring")
+    # Then it is refused: a secret only verifies its own campaign
+    assert "does not match" in refused.value.message
+
+
+def test_a_viral_loops_delivery_finds_its_campaign_by_its_token(configured):
+    # Given two Viral Loops campaigns and a payload that names none, delivered with beta's token
+    delivery = Delivery("viral_loops", b"{}", {}, {"token": "beta-token"})
+    # When its campaign is found
+    # Then it is the campaign whose secret the token is
+    assert campaign_for(Provider.VIRAL_LOOPS, delivery, None) == "beta"
+
+
+def test_a_provider_without_any_webhook_secret_refuses_every_delivery(configured):
+    # Given a SparkLoop campaign with no webhook_secret
+    delivery = Delivery("sparkloop", b"{}", {"sparkloop-token": "anything"}, {})
+    # When a delivery comes
+    with pytest.raises(Unauthorized) as refused:
+        campaign_for(Provider.SPARKLOOP, delivery, "MF-letter")
+    # Then it is refused, saying what to configure
+    assert "webhook secret" in refused.value.message
+
+
+def test_an_unknown_campaign_in_the_url_is_refused(configured):
+    # Given ?campaign= naming no configured campaign of the provider
+    delivery = growsurf_delivery("spring-secret", {"campaign": "waitlist"})
+    # When its campaign is found
+    with pytest.raises(Unauthorized) as refused:
+        campaign_for(Provider.GROWSURF, delivery, None)
+    # Then it is refused, naming the campaign asked for
+    assert "'waitlist'" in refused.value.message
+
+
+def test_an_unknown_provider_is_no_route():
+    # Given a provider the hub has no webhook for
+    # When it is looked up
+    with pytest.raises(NotFound) as unknown:
+        provider_named("loops")
+    # Then it is ROUTE_NOT_FOUND, listing the providers there are
+    assert unknown.value.code == "ROUTE_NOT_FOUND"
+    assert "growsurf, viral_loops, sparkloop" in str(unknown.value)
+
+
+@pytest.mark.parametrize(("body", "reason_text"), [(b"not json", "Expecting value"), (b"[1, 2]", "is not an object")])
+def test_a_verified_body_that_is_not_a_json_object_is_a_400(body, reason_text):
+    # Given a body that is not a JSON object
+    # When it is parsed
+    with pytest.raises(MalformedRequest) as bad:
+        parse_payload(body)
+    # Then it is a VALIDATION_ERROR naming the body
+    assert bad.value.details[0]["field"] == "body"
+    assert reason_text in bad.value.details[0]["reason"]
+
+
+# -- GrowSurf normalization --------------------------------------------------------------------------
+
+RICHARD = {
+    "id": "x9a7uu",
+    "email": "richard@piedpiper.com",
+    "firstName": "Richard",
+    "lastName": "Hendricks",
+    "rank": 9,
+    "referralCount": 11,
+    "shareUrl": "http://piedpiper.com?grsf=x9a7uu",
+    "createdAt": 1554431962667,
+    "fraudRiskLevel": "LOW",
+    "fraudReasonCode": "UNIQUE_IDENTITY",
+    "metadata": {"companyName": "Pied Piper, Inc"},
+}
+BILLY = {
+    "id": "uxjbxu",
+    "email": "i_was_referred@somesite.com",
+    "firstName": "Billy",
+    "lastName": "Smith",
+    "referralCount": 0,
+    "shareUrl": "http://piedpiper.com?grsf=uxjbxu",
+    "fraudRiskLevel": "LOW",
+    "metadata": {},
+}
+REWARD = {
+    "approved": True,
+    "couponCode": "PROMO_20_OFF",
+    "description": "Win a free t-shirt",
+    "title": "Early-Bird Reward",
+    "isReferrer": True,
+    "type": "DOUBLE_SIDED",
+    "rewardId": "crew_xlj123",
+    "id": "prew_ccm2ue",
+    "referredId": "uxjbxu",
+    "referrerId": "x9a7uu",
+}
+CAMPAIGN = {"id": "ct8f71", "name": "Middle Out Compression Campaign"}
+
+
+def goal(*, referrer_side: bool = True, approved: bool = True) -> dict:
+    participant = {**RICHARD, "referee": BILLY} if referrer_side else {**BILLY, "referrer": RICHARD}
+    reward = {**REWARD, "isReferrer": referrer_side, "approved": approved}
+    return {
+        "event": "PARTICIPANT_REACHED_A_GOAL",
+        "createdAt": 1558345202613,
+        "data": {"participant": participant, "reward": reward, "campaign": CAMPAIGN},
+    }
+
+
+def test_a_growsurf_goal_is_a_reward_earned_and_the_referral_that_unlocked_it():
+    # Given GrowSurf's documented goal event for a referrer
+    # When it is normalized
+    normalized = normalize_growsurf(goal(), "spring")
+    # Then the referrer earned the reward and the referral converted, both for the referrer's contact
+    earned, converted = normalized.events
+    assert normalized.type == "PARTICIPANT_REACHED_A_GOAL"
+    assert earned.kind is EventKind.REWARD_EARNED
+    assert earned.contact.email == "richard@piedpiper.com"
+    assert earned.contact.event is not None
+    assert earned.contact.event.name == "referralRewardEarned"
+    assert earned.contact.event.properties == {
+        "referralCampaign": "spring",
+        "referralProvider": "growsurf",
+        "rewardId": "prew_ccm2ue",
+        "rewardName": "Early-Bird Reward",
+        "rewardStatus": "approved",
+        "couponCode": "PROMO_20_OFF",
+        "isReferrer": True,
+    }
+    assert earned.contact.properties["referralCount"] == 11
+    assert earned.contact.properties["referralRank"] == 9
+    assert earned.contact.properties["referralShareUrl"] == "http://piedpiper.com?grsf=x9a7uu"
+    assert converted.kind is EventKind.REFERRAL_CONVERTED
+    assert converted.contact.email == "richard@piedpiper.com"
+    assert converted.contact.event is not None
+    assert converted.contact.event.properties["referredEmail"] == "i_was_referred@somesite.com"
+
+
+def test_both_copies_of_a_double_sided_goal_are_the_same_conversion_but_two_rewards():
+    # Given the two events GrowSurf sends for a double-sided reward: the referrer's and the referee's
+    referrer_copy = normalize_growsurf(goal(referrer_side=True), "spring")
+    referee_copy = normalize_growsurf(goal(referrer_side=False), "spring")
+    # When their events are compared
+    conversions = [e for e in referrer_copy.events + referee_copy.events if e.kind is EventKind.REFERRAL_CONVERTED]
+    rewards = [e for e in referrer_copy.events + referee_copy.events if e.kind is EventKind.REWARD_EARNED]
+    # Then the conversion is one event (same key), the rewards are two (one per side)
+    assert len({e.dedup_key(Provider.GROWSURF, "spring") for e in conversions}) == 1
+    assert conversions[1].contact.email == "richard@piedpiper.com"
+    assert {e.contact.email for e in rewards} == {"richard@piedpiper.com", "i_was_referred@somesite.com"}
+    assert len({e.dedup_key(Provider.GROWSURF, "spring") for e in rewards}) == 2
+
+
+def test_a_pending_and_then_approved_growsurf_reward_are_two_states():
+    # Given the same reward sent pending, then approved (manual approval)
+    pending = normalize_growsurf(goal(approved=False), "spring").events[0]
+    approved = normalize_growsurf(goal(approved=True), "spring").events[0]
+    # When compared
+    # Then they are two events with their status
+    assert pending.dedup_key(Provider.GROWSURF, "spring") != approved.dedup_key(Provider.GROWSURF, "spring")
+    assert pending.contact.event is not None
+    assert pending.contact.event.properties["rewardStatus"] == "pending"
+
+
+def test_a_new_growsurf_participant_is_a_participant_added_with_its_referrer():
+    # Given GrowSurf's documented NEW_PARTICIPANT_ADDED (a referred participant)
+    payload = {
+        "event": "NEW_PARTICIPANT_ADDED",
+        "createdAt": 1558345215720,
+        "data": {**BILLY, "referredBy": "x9a7uu", "referrer": {**RICHARD, "rank": "9"}, "campaign": CAMPAIGN},
+    }
+    # When it is normalized
+    (added,) = normalize_growsurf(payload, "spring").events
+    # Then the new participant's contact carries its code, share URL and who referred it
+    assert added.kind is EventKind.PARTICIPANT_ADDED
+    assert added.contact.email == "i_was_referred@somesite.com"
+    assert added.contact.first_name == "Billy"
+    assert added.contact.properties["referralCode"] == "uxjbxu"
+    assert added.contact.properties["referredByEmail"] == "richard@piedpiper.com"
+    assert added.contact.properties["referredByCode"] == "x9a7uu"
+    assert added.identity == ("uxjbxu",)
+
+
+def test_a_growsurf_fraud_status_change_flags_the_contact():
+    # Given GrowSurf's documented PARTICIPANT_FRAUD_STATUS_UPDATED to HIGH
+    payload = {
+        "event": "PARTICIPANT_FRAUD_STATUS_UPDATED",
+        "createdAt": 1558345215720,
+        "data": {
+            "participant": {**BILLY, "fraudRiskLevel": "HIGH", "fraudReasonCode": "REFERRAL_CHAIN_FRAUD"},
+            "campaign": CAMPAIGN,
+        },
+    }
+    # When it is normalized
+    (changed,) = normalize_growsurf(payload, "spring").events
+    # Then the contact is flagged with the level, and the event says why
+    assert changed.kind is EventKind.FRAUD_STATUS_CHANGED
+    assert changed.contact.properties["referralFlagged"] is True
+    assert changed.contact.properties["referralFraudRiskLevel"] == "HIGH"
+    assert changed.contact.event is not None
+    assert changed.contact.event.properties["fraudReasonCode"] == "REFERRAL_CHAIN_FRAUD"
+
+
+@pytest.mark.parametrize("event", ["CAMPAIGN_ENDED", "NEW_COMMISSION_ADDED", "SOMETHING_NEW", None])
+def test_growsurf_events_the_hub_does_not_act_on_are_ignored(event):
+    # Given an event the hub has nothing to do with
+    payload = {"event": event, "createdAt": 1558345152138, "data": {"id": "ct8f71"}}
+    # When it is normalized
+    normalized = normalize_growsurf(payload, "spring")
+    # Then there are no events, and a reason
+    assert normalized.events == []
+    assert "not an event the hub acts on" in (normalized.ignored or "")
+
+
+def test_a_growsurf_goal_without_the_participant_email_names_the_field():
+    # Given a goal event whose participant has no email
+    payload = goal()
+    del payload["data"]["participant"]["email"]
+    # When it is normalized
+    with pytest.raises(ValidationError) as invalid:
+        normalize_growsurf(payload, "spring")
+    # Then the error names the field
+    assert invalid.value.details == [{"field": "data.participant.email", "reason": "is required"}]
+
+
+def test_a_growsurf_goal_without_a_reward_id_names_the_field():
+    # Given a goal event whose reward has no id
+    payload = goal()
+    del payload["data"]["reward"]["id"]
+    # When it is normalized
+    with pytest.raises(ValidationError) as invalid:
+        normalize_growsurf(payload, "spring")
+    # Then the error names the field
+    assert invalid.value.details[0]["field"] == "data.reward.id"
+
+
+# -- SparkLoop normalization -------------------------------------------------------------------------
+
+JOHN_DOE = {
+    "id": "sub_hjdgc74u",
+    "first_name": "John",
+    "name": "John Doe",
+    "email": "john.doe@email.com",
+    "referral_code": "ada90f39",
+    "referral_link": "https://mywebsite.com?rh_ref=ada90f39",
+    "referred": True,
+    "tot_referrals": 0,
+    "created_at": 1564400550,
+}
+JOHN_SMITH = {
+    "id": "sub_93ehus8h",
+    "first_name": "John",
+    "name": "John Smith",
+    "email": "john.smith@email.com",
+    "referral_code": "f9464199",
+    "referral_link": "https://mywebsite.com?rh_ref=f9464199",
+    "referred": False,
+    "tot_referrals": 4,
+    "created_at": 1564403873,
+}
+
+
+def test_a_sparkloop_new_referral_adds_the_subscriber_and_credits_the_referrer():
+    # Given SparkLoop's documented new_referral
+    payload = {"type": "new_referral", "campaign_id": "MF6319db9890", "subscriber": JOHN_DOE, "referrer": JOHN_SMITH}
+    # When it is normalized
+    added, converted = normalize_sparkloop(payload, "letter").events
+    # Then the subscriber was added (referred by the referrer), and the referrer credited
+    assert added.kind is EventKind.PARTICIPANT_ADDED
+    assert added.contact.email == "john.doe@email.com"
+    assert (added.contact.first_name, added.contact.last_name) == ("John", "Doe")
+    assert added.contact.properties["referredByEmail"] == "john.smith@email.com"
+    assert added.contact.properties["referralShareUrl"] == "https://mywebsite.com?rh_ref=ada90f39"
+    assert converted.kind is EventKind.REFERRAL_CONVERTED
+    assert converted.contact.email == "john.smith@email.com"
+    assert converted.contact.properties["referralCount"] == 4
+    assert converted.identity == ("sub_93ehus8h", "sub_hjdgc74u")
+
+
+def test_a_sparkloop_reward_unlocked_is_a_reward_earned():
+    # Given SparkLoop's documented reward_unlocked
+    payload = {
+        "type": "reward_unlocked",
+        "campaign_id": "MF6319db9890",
+        "referrals": 4,
+        "coupon_code": "9wusha0",
+        "subscriber": {**JOHN_DOE, "tot_referrals": 4},
+        "reward": {"id": "reward_cdebf4f013", "name": "2018 Private Report", "referrals": 4, "recurring": False},
+    }
+    # When it is normalized
+    (earned,) = normalize_sparkloop(payload, "letter").events
+    # Then it names the reward, the coupon and the count it was unlocked at
+    assert earned.kind is EventKind.REWARD_EARNED
+    assert earned.contact.event is not None
+    assert earned.contact.event.properties["rewardName"] == "2018 Private Report"
+    assert earned.contact.event.properties["couponCode"] == "9wusha0"
+    assert earned.identity == ("sub_hjdgc74u", "reward_cdebf4f013", "4")
+
+
+def test_a_sparkloop_reward_redeemed_is_a_reward_redeemed():
+    # Given SparkLoop's documented reward_redeemed
+    payload = {
+        "type": "reward_redeemed",
+        "campaign_id": "MF6319db9890",
+        "referrals": 4,
+        "subscriber": JOHN_DOE,
+        "reward": {"id": "reward_cdebf4f013", "name": "T-shirt"},
+        "reward_variant_name": "T-Shirt XXL",
+        "reward_variant_sku": "t_shirt_xxl",
+    }
+    # When it is normalized
+    (redeemed,) = normalize_sparkloop(payload, "letter").events
+    # Then it is the redemption of that variant
+    assert redeemed.kind is EventKind.REWARD_REDEEMED
+    assert redeemed.contact.event is not None
+    assert redeemed.contact.event.name == "referralRewardRedeemed"
+    assert redeemed.contact.event.properties["rewardVariant"] == "T-Shirt XXL"
+
+
+@pytest.mark.parametrize("kind", ["new_partner_referral", "new_offer_lead", "sync_subscriber"])
+def test_sparkloop_events_the_hub_does_not_act_on_are_ignored(kind):
+    # Given a partner, lead or sync event
+    # When it is normalized
+    normalized = normalize_sparkloop({"type": kind, "campaign_id": "MF6319db9890"}, "letter")
+    # Then nothing is to be done
+    assert normalized.events == []
+    assert normalized.type == kind
+
+
+# -- Viral Loops normalization -----------------------------------------------------------------------
+
+LANA = {"firstname": "Lana", "lastname": "Dr.", "email": "lana@example.com", "referralCode": "abc123"}
+NALYSSA = {"firstname": "Nalyssa", "lastname": "Gr", "email": "nalyssa@example.com", "referralCode": "dfg456"}
+
+
+def test_a_viral_loops_participation_is_a_participant_added_without_inventing_a_count():
+    # Given Viral Loops' documented participation event (which says no referral count)
+    payload = {"type": "participation", "user": LANA, "referrer": NALYSSA}
+    # When it is normalized
+    (added,) = normalize_viral_loops(payload, "waitlist").events
+    # Then the participant is added with its code and referrer, and its count is left alone
+    assert added.contact.email == "lana@example.com"
+    assert added.contact.first_name == "Lana"
+    assert added.contact.properties["referralCode"] == "abc123"
+    assert added.contact.properties["referredByCode"] == "dfg456"
+    assert "referralCount" not in added.contact.properties
+
+
+def test_a_viral_loops_conversion_credits_the_referrer():
+    # Given a conversion of Lana, referred by Nalyssa
+    payload = {"type": "conversion", "user": LANA, "referrer": NALYSSA}
+    # When it is normalized
+    (converted,) = normalize_viral_loops(payload, "waitlist").events
+    # Then the referrer's contact gets referralConverted naming the friend
+    assert converted.kind is EventKind.REFERRAL_CONVERTED
+    assert converted.contact.email == "nalyssa@example.com"
+    assert converted.contact.event is not None
+    assert converted.contact.event.properties["referredEmail"] == "lana@example.com"
+
+
+def test_a_viral_loops_event_of_another_type_is_ignored():
+    # Given a type the hub does not know
+    # When it is normalized
+    normalized = normalize_viral_loops({"type": "newReferralCount", "user": LANA}, "waitlist")
+    # Then nothing is to be done
+    assert normalized.events == []
+
+
+def test_a_viral_loops_participation_with_an_invalid_email_names_the_field():
+    # Given a user whose email is not one
+    payload = {"type": "participation", "user": {**LANA, "email": "not-an-email"}}
+    # When it is normalized
+    with pytest.raises(ValidationError) as invalid:
+        normalize_viral_loops(payload, "waitlist")
+    # Then the field is named with why
+    assert invalid.value.details[0]["field"] == "user.email"
+    assert "email address" in invalid.value.details[0]["reason"]
+
+
+# -- the route ---------------------------------------------------------------------------------------
+
+
+def test_the_webhook_route_alone_needs_no_api_key():
+    # Given the template's routes as the local gateway reads them
+    routes = {(route.method, route.path): route.api_key_required for route, _ in load().routes()}
+    # Then the webhook route takes no API key, and every other route requires one
+    assert routes.pop(("POST", "/webhooks/{provider}")) is False
+    assert all(routes.values())
+
+
+def test_the_openapi_document_shows_the_webhook_route_without_api_key_security():
+    # Given the OpenAPI document
+    operation = document()["paths"]["/webhooks/{provider}"]["post"]
+    # Then the webhook route overrides the API key security, answers 401 (not 403), takes no Idempotency-Key
+    assert operation["security"] == []
+    assert "401" in operation["responses"]
+    assert "403" not in operation["responses"]
+    names = [parameter["name"] for parameter in operation["parameters"]]
+    assert "Idempotency-Key" not in names
+    assert names[0] == "provider"
+
+
+# -- the local helpers -------------------------------------------------------------------------------
+
+
+def test_webhook_secrets_are_added_to_a_configuration_once():
+    # Given a configuration given the secrets, then given them again
+    once = with_webhook_secrets(CONFIG, SECRETS)
+    twice = with_webhook_secrets(once, SECRETS)
+    # When it is read
+    campaigns = config.parse_config(twice, "test").campaigns
+    # Then each named campaign has its secret, once, and the others none
+    assert twice == once
+    assert campaigns["spring"].webhook_secret is not None
+    assert campaigns["spring"].webhook_secret.value is not None
+    assert campaigns["spring"].webhook_secret.value.get_secret_value() == "spring-secret"
+    assert campaigns["letter"].webhook_secret is None
+
+
+def test_a_sample_is_signed_again_only_when_its_signature_was_genuine():
+    # Given a sample signed with the secret long ago, and one signed with another secret
+    old = int((NOW - 86_400) * 1000)
+    genuine = {"headers": {"GrowSurf-Signature": growsurf_signature_header(SECRET, BODY, old)}, "body": BODY.decode()}
+    forged = {"headers": {"GrowSurf-Signature": growsurf_signature_header("x", BODY, old)}, "body": BODY.decode()}
+    # When both are refreshed for now
+    refreshed = refresh_signature(genuine, SECRET, now=NOW)
+    kept = refresh_signature(forged, SECRET, now=NOW)
+    # Then the genuine one verifies now, and the forged one is left as it was
+    verify_growsurf(refreshed["headers"]["GrowSurf-Signature"], BODY, SECRET, now=NOW)
+    assert kept == forged
