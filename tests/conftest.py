@@ -13,6 +13,15 @@ from local.sandbox.base import Sandbox
 S = TypeVar("S", bound=Sandbox)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_parameter_providers() -> None:
+    """Powertools keeps one Secrets Manager / SSM provider per process, with the boto3 client (and so
+    the region and the emulated AWS) of the test that first read a key: start each test without it."""
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+
+
 @pytest.fixture
 def fast_policy() -> RetryPolicy:
     """Retries as in production, but with waits short enough for a test run."""
