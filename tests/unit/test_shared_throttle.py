@@ -89,14 +89,23 @@ def most_in_a_window(times: list[float], window: float) -> int:
 
 
 def test_slots_are_spaced_by_the_interval(new_limiter):
-    # Given 10 per second with the default 2 % margin: one slot every 102 ms
+    # Given 10 per second with a 2 % margin: one slot every 102 ms
     clock = FakeClock()
-    limiter = new_limiter(Rate(10, 1), clock)
+    limiter = new_limiter(Rate(10, 1), clock, margin=0.02)
     # When 5 calls go back to back
     times = granted(limiter, clock, 5)
     # Then the first went at once and each next one 102 ms later
     assert limiter.interval == pytest.approx(0.102)
     assert times == pytest.approx([0.0, 0.102, 0.204, 0.306, 0.408])
+
+
+@pytest.mark.parametrize(("rate", "interval"), [(Rate(10, 1), 0.105), (Rate(30, 5), 0.170), (Rate(300, 60), 0.204)])
+def test_the_default_margin_leaves_at_least_50_ms_of_slack_per_window(new_limiter, rate, interval):
+    # Given a limiter with the default margin
+    limiter = new_limiter(rate, FakeClock())
+    # Then its slots are 2 % further apart than the limit, or enough for 50 ms of slack per window
+    assert limiter.interval == pytest.approx(interval)
+    assert limiter.interval * rate.requests - rate.per_seconds >= 0.05 - 1e-9
 
 
 def test_an_idle_schedule_gives_a_slot_at_once(new_limiter):
@@ -148,7 +157,7 @@ def test_two_lambdas_on_the_same_table_share_one_schedule(dynamodb):
     clock = FakeClock()
     lambdas = [
         DynamoDBRateLimiter(
-            TABLE, "growsurf", Rate(10, 1), client=boto3.client("dynamodb"), clock=clock, sleep=clock.sleep
+            TABLE, "growsurf", Rate(10, 1), margin=0.02, client=boto3.client("dynamodb"), clock=clock, sleep=clock.sleep
         )
         for _ in range(2)
     ]
@@ -176,14 +185,15 @@ def test_other_providers_have_their_own_schedule(dynamodb):
 
 
 def test_a_slot_found_late_is_dropped_for_the_next_one(new_limiter):
-    # Given 10 per second, and a sleep that oversleeps 50 ms once (more than the 10 ms allowed)
+    # Given 10 per second with a 2 % margin, and a sleep that oversleeps 50 ms once (more than the
+    # 10 ms allowed)
     clock = FakeClock()
     oversleep = [0.05]
 
     def sleep(seconds: float) -> None:
         clock.sleep(seconds + (oversleep.pop() if oversleep else 0.0))
 
-    limiter = new_limiter(Rate(10, 1), clock, sleep=sleep)
+    limiter = new_limiter(Rate(10, 1), clock, sleep=sleep, margin=0.02)
     with limiter.slot():
         pass
     # When the next call wakes up 50 ms after its slot
@@ -193,9 +203,9 @@ def test_a_slot_found_late_is_dropped_for_the_next_one(new_limiter):
 
 
 def test_a_burst_goes_at_once_and_is_paid_for_with_a_slower_pace(new_limiter):
-    # Given 10 per second with a burst of 3: 8 slots per 1.02 s after the burst
+    # Given 10 per second with a burst of 3 and a 2 % margin: 8 slots per 1.02 s after the burst
     clock = FakeClock()
-    limiter = new_limiter(Rate(10, 1), clock, burst=3)
+    limiter = new_limiter(Rate(10, 1), clock, burst=3, margin=0.02)
     # When 5 calls go back to back
     times = granted(limiter, clock, 5)
     # Then 3 went at once, then one every 128 ms

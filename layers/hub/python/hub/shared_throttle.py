@@ -28,12 +28,15 @@ Why this and not the alternatives:
 
 Why it never exceeds the limit in a sliding window: slots are at least ``interval = per_seconds /
 requests * (1 + margin)`` apart, so ``requests + 1`` consecutive slots span ``per_seconds * (1 +
-margin)``, longer than any window of ``per_seconds``. That excess, ``per_seconds * margin`` (100 ms
-for 30 per 5 s at the default 2 %), is the slack for everything that moves a call away from its
-slot: half of it is for the time between the slot and the call leaving this process (a slow
-DynamoDB answer, a thread that oversleeps): a slot found later than that after waking is dropped
-and another one taken. The other half is for clock skew between Lambdas (``tat`` is compared with
-each Lambda's clock) and network jitter on the way to the provider. Times are rounded to
+margin)``, longer than any window of ``per_seconds``. That excess, ``per_seconds * margin``, is
+the slack for everything that moves a call away from its slot. Jitter is a matter of milliseconds,
+not of a share of the window, so the default margin is 2 % but never less than 50 ms of slack
+(:data:`MIN_SLACK_SECONDS`): 100 ms for GrowSurf's 30 per 5 s, 50 ms (5 %) for Loops' 10 per
+second, where 2 % would leave 20 ms, less than a busy network's jitter. Half of the slack is for
+the time between the slot and the call leaving this process (a slow DynamoDB answer, a thread that
+oversleeps): a slot found later than that after waking is dropped and another one taken. The other
+half is for clock skew between Lambdas (``tat`` is compared with each Lambda's clock) and network
+jitter on the way to the provider. Times are rounded to
 milliseconds, and ``interval`` upwards, so rounding never shortens the spacing.
 
 An optional ``burst`` (default 1: none) lets ``burst`` calls through at once after an idle spell.
@@ -75,6 +78,9 @@ _IDLE_CONDITION = "attribute_not_exists(tat) OR tat < :now"
 
 #: Late slots a caller gives back before it goes anyway.
 MAX_LATE_DROPS = 3
+#: The default margin, and the least slack it leaves in any window (see the module's notes).
+DEFAULT_MARGIN = 0.02
+MIN_SLACK_SECONDS = 0.05
 #: The most a reservation looks ahead to cover DynamoDB's own answer time (see ``_reserve``).
 MAX_LEAD_SECONDS = 0.25
 
@@ -84,7 +90,8 @@ class DynamoDBRateLimiter(RateLimiter):
 
     ``with limiter.slot(max_wait=...)`` reserves the next free slot, waits for it, then lets the call
     go. ``margin`` widens the spacing between slots so that no sliding window of ``rate.per_seconds``
-    holds more than ``rate.requests`` calls despite skew and jitter (it must be positive);
+    holds more than ``rate.requests`` calls despite skew and jitter (it must be positive; by default
+    2 %, and at least :data:`MIN_SLACK_SECONDS` of the window);
     ``max_ahead`` is how far into the future a slot may be reserved; ``burst`` (default 1) lets that
     many calls through at once after an idle spell, at the cost of a lower steady rate. ``client``
     is a low-level boto3 DynamoDB client, created on first use if not given.
@@ -96,7 +103,7 @@ class DynamoDBRateLimiter(RateLimiter):
         key: str,
         rate: Rate,
         *,
-        margin: float = 0.02,
+        margin: float | None = None,
         max_ahead: float = 10.0,
         burst: int = 1,
         client: Any = None,
@@ -105,6 +112,8 @@ class DynamoDBRateLimiter(RateLimiter):
     ):
         if rate.requests < 1 or rate.per_seconds <= 0:
             raise ValueError(f"a rate needs at least one request in a positive time, not {rate}")
+        if margin is None:
+            margin = max(DEFAULT_MARGIN, MIN_SLACK_SECONDS / rate.per_seconds)
         if not 0 < margin < 1:
             raise ValueError("margin must be between 0 and 1: it is the slack that absorbs clock skew and jitter")
         if max_ahead <= 0:
