@@ -207,7 +207,9 @@ class QueuePoller:
             remaining = 1.0 if window_ends is None else window_ends - time.monotonic()
             if remaining <= 0:
                 break
-            received = self._receive(min(10, self.batch_size - len(batch)), wait=1 if remaining >= 1 else 0)
+            received = self._receive(
+                min(10, self.batch_size - len(batch)), wait=1 if remaining >= 1 else 0, deadline=window_ends
+            )
             if received:
                 batch += received
                 size += sum(len(message.get("Body", "").encode()) for message in received)
@@ -217,9 +219,14 @@ class QueuePoller:
                 self._stop.wait(min(0.1, remaining))
         return batch
 
-    def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
-        while not self._lock.acquire(timeout=0.5):
-            if self._stop.is_set():
+    def _receive(self, count: int, wait: int, deadline: float | None = None) -> list[dict[str, Any]]:
+        """Up to ``count`` messages. With a ``deadline`` (a batch being gathered), waiting for the
+        queue's receive lock ends with it: the lock is not fair, and the other pollers' long polls
+        would otherwise keep a batch that is ready from being invoked."""
+        while not self._lock.acquire(
+            timeout=0.5 if deadline is None else min(0.5, max(0.0, deadline - time.monotonic()))
+        ):
+            if self._stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
                 return []
         try:
             answer = self._sqs.receive_message(

@@ -126,6 +126,9 @@ class LocalRun:
         env: dict[str, str] = {
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+            # Metrics go to stdout as EMF lines in Lambda; on a terminal they drown the access log, so
+            # they are off unless asked for (POWERTOOLS_METRICS_DISABLED=false).
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         }
         if self.config_path is None:
             self.sandboxes = Sandboxes()
