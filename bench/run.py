@@ -44,8 +44,10 @@ def main() -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     for module in only:
         print(f"running {module} ...", flush=True)
+        # Handlers print their metrics to stdout (CloudWatch's embedded format), where a section goes.
+        env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true"}
         result = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, check=True, env=os.environ
+            [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, check=True, env=env
         )
         measured = f"_Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}._"
         body = result.stdout.strip()
