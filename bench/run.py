@@ -50,7 +50,9 @@ def main() -> None:
             [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, check=True, env=env
         )
         measured = f"_Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}._"
-        body = result.stdout.strip()
+        # A handler's metric lines (embedded metric format) are not part of a section, whatever the
+        # metrics setting of the code that printed them.
+        body = "\n".join(line for line in result.stdout.splitlines() if not line.startswith('{"_aws"')).strip()
         heading, _, rest = body.partition("\n")
         sections[module] = f"{heading}\n\n{measured}\n{rest}"
     header = [
