@@ -19,7 +19,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers/hub/python"), str(ROOT)]
 
-from local.run import Sandboxes, spawn  # noqa: E402
+from local.run import Sandboxes, spawn, stop_spawned  # noqa: E402
 from local.template import load  # noqa: E402
 
 API_KEY = "bench-api-key"
@@ -107,8 +107,7 @@ def warm_through_hub(sandboxes: Sandboxes, throttle_table: str | None) -> list[f
                 WARM_REQUESTS,
             )
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_spawned(process)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ sys.path[:0] = [str(ROOT / "layers/hub/python"), str(ROOT)]
 
 from hub.bulk import OPERATIONS  # noqa: E402
 from hub.imports import csv_rows  # noqa: E402
-from local.run import Sandboxes, spawn  # noqa: E402
+from local.run import Sandboxes, spawn, stop_spawned  # noqa: E402
 from local.sandbox.base import SandboxRate  # noqa: E402
 
 API_KEY = "bench-api-key"
@@ -65,8 +65,7 @@ def run_import(concurrency: int) -> dict[str, float]:
                 time.sleep(0.5)
             elapsed = time.monotonic() - started
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_spawned(process)
             sandboxes.stop()
     calls = len(sandboxes.loops.received)
     return {

@@ -212,6 +212,16 @@ def spawn(env: dict[str, str], log_path: Path, api_key: str) -> tuple[subprocess
     raise RuntimeError("the local run did not come up within 60 s")
 
 
+def stop_spawned(process: subprocess.Popen[bytes]) -> None:
+    """Stop a local run started by :func:`spawn`: as Ctrl-C would, or killed if it does not end."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     # One access line per API request (the gateway's), not one per request of every emulated service.

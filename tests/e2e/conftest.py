@@ -8,7 +8,6 @@ prints goes to one log file, which a test scans for secrets at the end of the se
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.run import Sandboxes, free_port, spawn
+from local.run import Sandboxes, free_port, spawn, stop_spawned
 from local.webhook import DEMO_WEBHOOK_SECRETS, with_webhook_secrets
 
 API_KEY = "e2e-hub-api-key-5f1c"
@@ -98,9 +97,4 @@ def hub(sandboxes: Sandboxes, hub_log: Path, tmp_path_factory: pytest.TempPathFa
     yield Hub(
         url, API_KEY, hub_log, requests.Session(), f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{control_port}"
     )
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
+    stop_spawned(process)

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.run import Sandboxes, free_port, spawn
+from local.run import Sandboxes, free_port, spawn, stop_spawned
 
 from .conftest import Hub
 
@@ -273,12 +273,7 @@ def ops_hub(sandboxes: Sandboxes, hub_log: Path, tmp_path_factory: pytest.TempPa
     key = "e2e-ops-hub-key-93a0"
     process, url = spawn(env, hub_log, key)
     yield Hub(url, key, hub_log, requests.Session(), f"http://127.0.0.1:{env['HUB_AWS_PORT']}")
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
+    stop_spawned(process)
 
 
 def test_doctor_reports_a_wrong_key_as_wrong(ops_hub: Hub, sandboxes: Sandboxes):

@@ -168,6 +168,18 @@ class JobStore:
             self._client = boto3.client("dynamodb")
         return self._client
 
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        """Write ``items`` in one transaction; False (nothing written) when its first item's condition
+        fails, as when a row's marker says its outcome is already counted."""
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
     def _expiry(self) -> dict[str, str]:
         return {"N": str(int(time.time()) + RETENTION_SECONDS)}
 
@@ -252,14 +264,7 @@ class JobStore:
                     }
                 }
             )
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        return self._transact(items)
 
     def record_failures(self, job_id: str, failures: list[RowFailure]) -> None:
         """Count rows that failed before being queued (invalid rows), each once."""
@@ -354,33 +359,26 @@ class JobStore:
         never counted, or was reopened already.
         """
         key = {"pk": {"S": f"JOB#{job_id}"}}
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self.table_name,
-                            "Key": {**key, "sk": {"S": _row_sk("ROW", row)}},
-                            "ConditionExpression": "#outcome = :failed",
-                            "ExpressionAttributeNames": {"#outcome": "outcome"},
-                            "ExpressionAttributeValues": {":failed": {"S": "failed"}},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": _job_key(job_id),
-                            "UpdateExpression": "ADD #failed :minus",
-                            "ExpressionAttributeNames": {"#failed": "failed"},
-                            "ExpressionAttributeValues": {":minus": {"N": "-1"}},
-                        }
-                    },
-                    {"Delete": {"TableName": self.table_name, "Key": {**key, "sk": {"S": _row_sk("FAIL", row)}}}},
-                ]
-            )
-        except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        return self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": {**key, "sk": {"S": _row_sk("ROW", row)}},
+                        "ConditionExpression": "#outcome = :failed",
+                        "ExpressionAttributeNames": {"#outcome": "outcome"},
+                        "ExpressionAttributeValues": {":failed": {"S": "failed"}},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _job_key(job_id),
+                        "UpdateExpression": "ADD #failed :minus",
+                        "ExpressionAttributeNames": {"#failed": "failed"},
+                        "ExpressionAttributeValues": {":minus": {"N": "-1"}},
+                    }
+                },
+                {"Delete": {"TableName": self.table_name, "Key": {**key, "sk": {"S": _row_sk("FAIL", row)}}}},
+            ]
+        )
