@@ -39,6 +39,10 @@ BASE_URL_ENV: dict[Provider, str] = {
     Provider.LOOPS: "LOOPS_API_URL",
 }
 
+# Viral Loops documents its pending-rewards and redeem-reward endpoints on another host (SPEC).
+VIRAL_LOOPS_REWARDS_URL_ENV = "VIRAL_LOOPS_REWARDS_API_URL"
+DEFAULT_VIRAL_LOOPS_REWARDS_URL = "https://api.viral-loops.com/v2"
+
 # The providers' documented limits (SPEC.md, Throttling).
 DEFAULT_RATE_LIMITS: dict[Provider, Rate] = {
     Provider.VIRAL_LOOPS: Rate(requests=300, per_seconds=60),
@@ -107,6 +111,10 @@ class CampaignConfig(_Strict):
     campaign_id: str = Field(min_length=1)
     key: KeyRef
     webhook_secret: KeyRef | None = None
+    #: When a referred participant's referrer is credited: at the hub's convert (the default) or at
+    #: sign-up. GrowSurf's own default depends on the campaign's referral trigger, which the hub cannot
+    #: see, so the hub always says which (SPEC, Configuration).
+    credit_referrals: Literal["on_conversion", "on_signup"] = "on_conversion"
 
 
 class ContactsConfig(_Strict):
@@ -149,6 +157,11 @@ class HubConfig(_Strict):
 def base_url(provider: Provider) -> str:
     """The provider's base URL up to its API version: the override from the environment, else the real one."""
     return os.environ.get(BASE_URL_ENV[provider]) or DEFAULT_BASE_URLS[provider]
+
+
+def viral_loops_rewards_url() -> str:
+    """Viral Loops' rewards base URL up to its API version (``VIRAL_LOOPS_REWARDS_API_URL``, else the real one)."""
+    return os.environ.get(VIRAL_LOOPS_REWARDS_URL_ENV) or DEFAULT_VIRAL_LOOPS_REWARDS_URL
 
 
 def parse_config(text: str, source: str) -> HubConfig:

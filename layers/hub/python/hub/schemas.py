@@ -7,6 +7,7 @@ being lost; every error names the field and says why (SPEC: VALIDATION_ERROR wit
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -31,9 +32,19 @@ def _flat(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _past(value: datetime) -> datetime:
+    # A time without an offset is read as UTC, so every provider is sent the same instant.
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if value > datetime.now(UTC):
+        raise ValueError("must be a time in the past (ISO 8601, such as 2026-03-14T10:34:56Z)")
+    return value
+
+
 Email = Annotated[str, AfterValidator(check_email)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 FlatObject = Annotated[dict[str, Any], AfterValidator(_flat)]
+PastTime = Annotated[datetime, AfterValidator(_past)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
 
 
 class RequestModel(BaseModel):
@@ -46,7 +57,19 @@ class AddParticipantRequest(RequestModel):
     last_name: Text | None = None
     referrer: Text | None = Field(default=None, description="A referral code or the referrer's email")
     metadata: FlatObject = Field(default_factory=dict)
-    ip_address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    ip_address: Short | None = None
+    user_agent: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] | None = None
+    utm_source: Text | None = None
+    utm_campaign: Text | None = None
+    signed_up_at: PastTime | None = Field(default=None, description="When the participant signed up, in the past")
+
+    def given(self) -> list[str]:
+        """The optional fields this request carries (camelCase), the ones a provider must have a place for."""
+        return [
+            to_camel(name)
+            for name in type(self).model_fields
+            if name != "email" and getattr(self, name) not in (None, {})
+        ]
 
 
 class ConvertRequest(RequestModel):
@@ -78,6 +101,9 @@ class ContactSyncRequest(RequestModel):
     last_name: Text | None = None
     user_id: Text | None = None
     properties: FlatObject = Field(default_factory=dict)
+    mailing_lists: dict[Annotated[str, StringConstraints(min_length=1, max_length=256)], bool] = Field(
+        default_factory=dict, description="Mailing lists to subscribe (true) or unsubscribe (false), by list id"
+    )
     event: ContactEvent | None = None
 
 

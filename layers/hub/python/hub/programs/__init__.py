@@ -33,6 +33,9 @@ class ReferralProgram:
     """The hub's operations on one campaign. Subclasses override what their provider supports."""
 
     provider: Provider
+    #: The optional add-participant fields (camelCase) the provider's add call has a place for. Any
+    #: other field a request carries is refused with 422 naming it and the provider, never dropped.
+    add_fields: frozenset[str] = frozenset()
 
     def __init__(self, campaign: str, config: CampaignConfig, client: Any):
         self.campaign = campaign
@@ -45,6 +48,16 @@ class ReferralProgram:
     def supports(self, operation: str) -> bool:
         """Whether the provider has ``operation`` (a method name such as ``convert``)."""
         return getattr(type(self), operation) is not getattr(ReferralProgram, operation)
+
+    def refuse_unplaced(self, request: AddParticipantRequest) -> None:
+        """:class:`ValidationError` naming each field of ``request`` the provider has no place for."""
+        unplaced = [name for name in request.given() if name not in self.add_fields]
+        if unplaced:
+            provider = PROVIDER_NAMES[self.provider]
+            raise ValidationError(
+                f"{provider} has no place for {', '.join(unplaced)}: send the request without it",
+                details=[{"field": name, "reason": f"{provider} has no place for this field"} for name in unplaced],
+            )
 
     def referral_code_of(self, referrer: str) -> str:
         """A referrer given as a referral code or an email, as the referral code the provider takes."""
@@ -62,7 +75,9 @@ class ReferralProgram:
         return code
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
-        """Add a participant; an existing email gives the existing participant and ``False``."""
+        """Add a participant; an existing email gives the existing participant and ``False``.
+
+        Implementations call :meth:`refuse_unplaced` first, before any provider call."""
         raise self._unsupported("addParticipant")
 
     def get_participant(self, email: str) -> Participant:

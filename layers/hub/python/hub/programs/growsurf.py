@@ -41,8 +41,10 @@ MAX_REFERRAL_PAGES = 20
 class GrowSurfProgram(ReferralProgram):
     provider = Provider.GROWSURF
     client: GrowSurfClient
+    add_fields = frozenset({"firstName", "lastName", "referrer", "metadata", "ipAddress"})
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
+        self.refuse_unplaced(request)
         try:
             return self.get_participant(request.email), False
         except ParticipantNotFound:

@@ -2,9 +2,11 @@
 
 SparkLoop's API covers subscribers only: adding, reading and listing them. It has no conversion step
 (a referral counts when the friend subscribes), no rewards, no flag and no leaderboard endpoint, so
-those operations answer 501. Referrals are the campaign's referred subscribers whose
-``referrer_code`` is the participant's ``ref_code``, read page by page. Listing participants (the
-scheduled stats sync) walks every subscriber the same way.
+those operations answer 501. A subscriber has no place for custom data: an add with ``metadata`` is
+refused (422), not stripped of it; ``userAgent``, ``utmSource``, ``utmCampaign`` and ``signedUpAt`` go
+to ``user_agent``, ``utm_source``, ``utm_campaign`` and ``created_at``. Referrals are the campaign's
+referred subscribers whose ``referrer_code`` is the participant's ``ref_code``, read page by page.
+Listing participants (the scheduled stats sync) walks every subscriber the same way.
 """
 
 from __future__ import annotations
@@ -24,13 +26,24 @@ from . import ReferralProgram
 class SparkLoopProgram(ReferralProgram):
     provider = Provider.SPARKLOOP
     client: SparkLoopClient
+    add_fields = frozenset(
+        {"firstName", "lastName", "referrer", "ipAddress", "userAgent", "utmSource", "utmCampaign", "signedUpAt"}
+    )
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
+        self.refuse_unplaced(request)
         referrer = self.referral_code_of(request.referrer) if request.referrer else None
         name = " ".join(part for part in (request.first_name, request.last_name) if part) or None
         try:
             answer = self.client.create_subscriber(
-                request.email, name=name, referrer_code=referrer, ip_address=request.ip_address
+                request.email,
+                name=name,
+                referrer_code=referrer,
+                ip_address=request.ip_address,
+                user_agent=request.user_agent,
+                utm_source=request.utm_source,
+                utm_campaign=request.utm_campaign,
+                created_at=request.signed_up_at,
             )
         except EmailTaken:
             # SparkLoop answers 400 "Email has already been taken": the hub answers the existing one.

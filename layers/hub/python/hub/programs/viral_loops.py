@@ -29,8 +29,10 @@ from . import ReferralProgram
 class ViralLoopsProgram(ReferralProgram):
     provider = Provider.VIRAL_LOOPS
     client: ViralLoopsClient
+    add_fields = frozenset({"firstName", "lastName", "referrer", "metadata", "ipAddress"})
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
+        self.refuse_unplaced(request)
         referrer = self.referral_code_of(request.referrer) if request.referrer else None
         custom_fields = {**request.metadata, **({"ipAddress": request.ip_address} if request.ip_address else {})}
         try:
