@@ -77,6 +77,8 @@ class Sandboxes:
         return {
             "GROWSURF_API_URL": self.growsurf.base_url,
             "VIRAL_LOOPS_API_URL": self.viral_loops.base_url,
+            # Viral Loops documents its reward endpoints on another host: the sandbox serves them apart.
+            "VIRAL_LOOPS_REWARDS_API_URL": self.viral_loops.rewards_base_url,
             "SPARKLOOP_API_URL": self.sparkloop.base_url,
             "LOOPS_API_URL": self.loops.base_url,
         }

@@ -7,23 +7,45 @@ month, last month), ParticipantRewards unlocked every ``reward_every`` credited 
 approved, fulfilled or removed, email invites, and the referrals-and-invites lists. Where the document
 is silent the sandbox answers as follows (the client's module docstring holds the matching choices):
 
-- Errors are ``{"success": false, "code": "UPPER_SNAKE", "message": "..."}`` (GrowSurf documents no
-  error body): 401 ``UNAUTHORIZED`` for a missing or wrong ``Authorization: Bearer`` key; 404
-  ``CAMPAIGN_NOT_FOUND`` for another campaign id on every ``/campaign/<id>`` route, before anything else
-  is looked at; 404 ``PARTICIPANT_NOT_FOUND`` and ``REWARD_NOT_FOUND``; 400 ``INVALID_<FIELD>`` for a
-  missing or invalid field (``INVALID_EMAIL``, ``INVALID_REFERRAL_STATUS``, ``INVALID_LIMIT``,
-  ``INVALID_NEXT_ID``...), ``BAD_REQUEST`` for a body that is not a JSON object.
+Settings where the document is silent (constructor arguments, and ``GET``/``POST /_sandbox/settings``
+with their camelCase names, :data:`SETTINGS`). Each default is the least convenient plausible reading:
+
+- ``error_style`` (default ``"empty"``): GrowSurf documents no error body but the 429's, so errors
+  answer with no body; ``"message"`` gives ``{"success": false, "message": ...}``; ``"coded"`` adds a
+  made-up ``code`` (``CAMPAIGN_NOT_FOUND``, ``PARTICIPANT_NOT_FOUND``, ``REWARD_NOT_FOUND``,
+  ``INVALID_<FIELD>``, ``REFERRAL_ALREADY_AWARDED``...), codes no client may rely on. Statuses: 401 for a
+  missing or wrong ``Authorization: Bearer`` key; 404 for another campaign id on every
+  ``/campaign/<id>`` route (before anything else), an unknown participant or participant reward; 400
+  for a missing or invalid field or a body that is not a JSON object.
+- ``referral_trigger`` (default ``"SIGN_UP"``): a ``referredBy`` without ``referralStatus`` is
+  ``CREDIT_AWARDED`` at once (the document's add participant says so, then says it follows the
+  trigger), which makes a client's explicit ``referralStatus`` matter; ``"SIGN_UP_QUALIFYING_ACTION"``
+  leaves it ``CREDIT_PENDING``.
+- ``trigger_refusals`` (default False): trigger referral credits only a ``CREDIT_PENDING`` referral and
+  answers the documented success otherwise too (awarded already, nobody referred); True refuses those
+  two with 400. Past the credit window, or of a ``CREDIT_EXPIRED`` referral, it always answers success
+  without credit, as documented.
+- ``credit_expiry_ms`` (default None: no window): a pending referral triggered later than this after
+  the referred participant's sign-up becomes ``CREDIT_EXPIRED``, with the documented success.
+- ``double_sided`` (default True): when a referral unlocks a reward, the referred friend gets a
+  ParticipantReward too (``isReferrer: false``); the catalog reward is ``DOUBLE_SIDED``.
+- ``optional_fields`` (default False): participant answers leave out what some of the document's own
+  examples leave out (``monthlyReferrals``, ``prevMonthlyRank``, and the fraud fields of a ``LOW``
+  risk). Fields GrowSurf's official client requires stay (``rewards``, the campaign's ``type``, a
+  reward's ``metadata``).
+- ``approval_webhook`` (default True): approving a reward emits ``PARTICIPANT_REACHED_A_GOAL`` with
+  ``data.reward.approved`` false, as the document says; a reward unlocking emits it too (with its own
+  ``approved``). Payloads are kept in ``webhooks`` (``GET /_sandbox/webhooks``) and, with
+  ``webhook_url``, posted there signed with ``webhook_secret`` (``GrowSurf-Signature``).
+- ``manual_approval`` (default True) and ``reward_every`` (default 1), as below.
+
 - The 429 is ``{"success": false, "code": "RATE_LIMIT", "message": ...}`` with one
   ``GrowSurf-Retry-After-<Second|Minute|Hour>-Milliseconds`` header per window that is used up (the
   base window is named by its length; ``per_minute`` and ``per_hour`` add the other two). The
   documented limits (:data:`DOCUMENTED_RATE`, 200 per minute, 10,000 per hour) are off unless given.
 - Add participant answers 200 both for a new participant and for an existing email (then the existing
   participant, unchanged). An unknown ``referredBy`` is ignored (the participant joins without a
-  referrer). ``referralStatus`` defaults to ``default_referral_status`` (``CREDIT_PENDING``: the
-  campaign's referral trigger is "Sign up + Qualifying Action"; ``CREDIT_AWARDED`` models "Sign Up").
-- Trigger referral: ``CREDIT_PENDING`` -> awarded, the referrer credited; ``CREDIT_EXPIRED`` -> the
-  documented success, without credit; ``CREDIT_AWARDED`` -> 400 ``REFERRAL_ALREADY_AWARDED``; a
-  participant without a (still existing) referrer -> 400 ``NO_REFERRER``.
+  referrer). ``referralStatus`` defaults per ``referral_trigger``.
 - Update participant: an unknown ``referredBy`` (or the participant itself) -> 400
   ``INVALID_REFERRED_BY``; a referrer already assigned -> 400 ``REFERRER_ALREADY_ASSIGNED``; an email
   another participant has -> 400 ``EMAIL_ALREADY_EXISTS``; ``referralStatus`` when already awarded ->
@@ -35,7 +57,7 @@ is silent the sandbox answers as follows (the client's module docstring holds th
   on this month's credits; ``prevMonthlyRank`` on last month's, -1 for participants who joined this
   month. Ranks cover every participant, with or without referrals.
 - Rewards: the referrer gets a ParticipantReward (``isReferrer: true``) each time its referral count
-  reaches a multiple of ``reward_every`` (the referred side of a double-sided reward is not modelled).
+  reaches a multiple of ``reward_every`` (and the friend its side, with ``double_sided``).
   With ``manual_approval`` (default) it is ``PENDING``, not approved; otherwise approved at once.
   Approve: already approved -> 400 ``REWARD_ALREADY_APPROVED``, fulfilled -> 400
   ``REWARD_ALREADY_FULFILLED``. Fulfill: not approved -> 400 ``REWARD_NOT_APPROVED``; fulfilled ->
@@ -70,7 +92,11 @@ cannot show how an email was encoded) and ``sent_invites`` the invite emails the
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import hmac
+import json
 import re
 import secrets
 import string
@@ -82,6 +108,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -97,6 +124,29 @@ MASKED_EMAIL = "*" * 15
 REFERRAL_STATUSES = ("CREDIT_PENDING", "CREDIT_AWARDED", "CREDIT_EXPIRED", "INVITE_SENT")
 LEADERBOARD_TYPES = ("ALL_TIME", "CURRENT_MONTH", "PREV_MONTH", "TOTAL_IMPRESSION_COUNT", "UNIQUE_IMPRESSION_COUNT")
 SORT_FIELDS = ("updatedAt", "createdAt", "email", "referralTriggeredAt")
+#: The campaign's referral trigger (document 001, "What's a campaign referral trigger?").
+REFERRAL_TRIGGERS = ("SIGN_UP", "SIGN_UP_QUALIFYING_ACTION")
+#: How errors other than the 429 are answered: no body, a message only, or a made-up ``code`` too.
+ERROR_STYLES = ("empty", "message", "coded")
+#: camelCase setting (``/_sandbox/settings``) -> attribute.
+SETTINGS = {
+    "referralTrigger": "referral_trigger",
+    "errorStyle": "error_style",
+    "creditExpiryMs": "credit_expiry_ms",
+    "triggerRefusals": "trigger_refusals",
+    "doubleSided": "double_sided",
+    "optionalFields": "optional_fields",
+    "manualApproval": "manual_approval",
+    "approvalWebhook": "approval_webhook",
+    "webhookUrl": "webhook_url",
+    "webhookSecret": "webhook_secret",
+    "rewardEvery": "reward_every",
+}
+#: Fields some of the document's own examples leave out: answered only with ``optional_fields``.
+OPTIONAL_FIELDS = (
+    "monthlyReferrals",
+    "prevMonthlyRank",
+)
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+\.[^@\s/.]+$")
 _VANITY = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
@@ -184,6 +234,11 @@ class RewardRecord:
     approved_at: int | None = None
     fulfilled_at: int | None = None
     unread: bool = True
+    is_referrer: bool = True
+
+    def owner(self) -> str | None:
+        """Whose reward it is: the referrer's, or the referred friend's side of a double-sided one."""
+        return self.referrer_id if self.is_referrer else self.referred_id
 
 
 @dataclass
@@ -205,6 +260,19 @@ class SentInvite:
     message_text: str
 
 
+def _check_settings(sandbox: GrowSurfSandbox) -> None:
+    if sandbox.referral_trigger not in REFERRAL_TRIGGERS:
+        raise ValueError(f"referral_trigger must be one of {', '.join(REFERRAL_TRIGGERS)}")
+    if sandbox.error_style not in ERROR_STYLES:
+        raise ValueError(f"error_style must be one of {', '.join(ERROR_STYLES)}")
+    if not isinstance(sandbox.reward_every, int) or sandbox.reward_every < 1:
+        raise ValueError("reward_every must be at least 1")
+    if sandbox.credit_expiry_ms is not None and (
+        not isinstance(sandbox.credit_expiry_ms, int) or sandbox.credit_expiry_ms < 0
+    ):
+        raise ValueError("credit_expiry_ms must be a non-negative number of milliseconds or None")
+
+
 def _handler(method: Callable[..., Any]) -> Callable[..., Response]:
     """A route: the campaign is checked first, a SandboxError becomes the error body, a dict is JSON."""
 
@@ -215,7 +283,7 @@ def _handler(method: Callable[..., Any]) -> Callable[..., Response]:
                 self._check_campaign(args.pop("campaign_id"))
             result = method(self, request, **args)
         except SandboxError as exc:
-            return error(exc.status, exc.code, exc.message)
+            return self._error(exc.status, exc.code, exc.message)
         return result if isinstance(result, Response) else json_response(result)
 
     return wrapper
@@ -237,20 +305,35 @@ class GrowSurfSandbox(Sandbox):
         per_hour: int | None = None,
         reward_every: int = 1,
         manual_approval: bool = True,
-        default_referral_status: str = "CREDIT_PENDING",
+        referral_trigger: str = "SIGN_UP",
+        error_style: str = "empty",
+        credit_expiry_ms: int | None = None,
+        trigger_refusals: bool = False,
+        double_sided: bool = True,
+        optional_fields: bool = False,
+        approval_webhook: bool = True,
+        webhook_url: str | None = None,
+        webhook_secret: str = "growsurf-sandbox-webhook-secret",  # noqa: S107 (a loopback test double's)
         campaign_name: str = "Sandbox Referral Campaign",
         share_base: str = "https://sandbox.growsurf.local/",
         clock: Callable[[], int] = _now_ms,
     ):
         if reward_every < 1:
             raise ValueError("reward_every must be at least 1")
-        if default_referral_status not in ("CREDIT_PENDING", "CREDIT_AWARDED"):
-            raise ValueError("default_referral_status must be CREDIT_PENDING or CREDIT_AWARDED")
         self.campaign_id = campaign_id
         self.campaign_name = campaign_name
         self.reward_every = reward_every
         self.manual_approval = manual_approval
-        self.default_referral_status = default_referral_status
+        self.referral_trigger = referral_trigger
+        self.error_style = error_style
+        self.credit_expiry_ms = credit_expiry_ms
+        self.trigger_refusals = trigger_refusals
+        self.double_sided = double_sided
+        self.optional_fields = optional_fields
+        self.approval_webhook = approval_webhook
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        _check_settings(self)
         self.share_base = share_base
         self.clock = clock
         self._extra_windows: list[tuple[str, int, float, deque[float]]] = [
@@ -281,7 +364,42 @@ class GrowSurfSandbox(Sandbox):
             Rule(f"{_CAMPAIGN}/referrals", endpoint="api_get_referrals", methods=["GET"]),
         ]
 
+    @property
+    def default_referral_status(self) -> str:
+        """What a referred sign-up without ``referralStatus`` gets, per the campaign's referral trigger."""
+        return "CREDIT_AWARDED" if self.referral_trigger == "SIGN_UP" else "CREDIT_PENDING"
+
+    def settings(self) -> dict[str, Any]:
+        """The settings where the document is silent, as ``/_sandbox/settings`` shows and takes them."""
+        return {camel: getattr(self, name) for camel, name in SETTINGS.items()}
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change settings (camelCase names of :data:`SETTINGS`); an unknown name or value is a ValueError."""
+        with self.lock:
+            unknown = sorted(set(changes) - set(SETTINGS))
+            if unknown:
+                raise ValueError(f"unknown settings: {', '.join(unknown)}")
+            previous = self.settings()
+            for camel, value in changes.items():
+                setattr(self, SETTINGS[camel], value)
+            try:
+                _check_settings(self)
+            except ValueError:
+                for camel, value in previous.items():
+                    setattr(self, SETTINGS[camel], value)
+                raise
+            return self.settings()
+
+    def _error(self, status: int, code: str, message: str) -> Response:
+        """An error answer in the configured :data:`ERROR_STYLES` (GrowSurf documents none but the 429's)."""
+        if self.error_style == "empty":
+            return Response(b"", status=status)
+        if self.error_style == "message":
+            return json_response({"success": False, "message": message}, status)
+        return error(status, code, message)
+
     def reset_state(self) -> None:
+        self.webhooks: list[dict[str, Any]] = []
         self.participants: dict[str, ParticipantRecord] = {}
         # Participant id by lower-cased email: a campaign of many thousands is looked up in O(1).
         self._emails: dict[str, str] = {}
@@ -304,7 +422,7 @@ class GrowSurfSandbox(Sandbox):
     def authenticate(self, request: Request) -> Response | None:
         if request.headers.get("Authorization") == f"Bearer {self.api_key}":
             return None
-        return error(401, "UNAUTHORIZED", "Missing or invalid API key")
+        return self._error(401, "UNAUTHORIZED", "Missing or invalid API key")
 
     def _throttle(self) -> float | None:
         # Runs under the lock, in the request's thread: the windows that refused are kept for
@@ -510,6 +628,9 @@ class GrowSurfSandbox(Sandbox):
         reward.approved, reward.approved_at = True, self.clock()
         if fulfill:
             reward.status, reward.fulfilled_at = "FULFILLED", self.clock()
+        if self.approval_webhook:
+            # As the document says: approving emits PARTICIPANT_REACHED_A_GOAL with data.reward.approved false.
+            self._goal_webhook(reward, approved=False)
         return {"success": True}
 
     @_handler
@@ -587,7 +708,7 @@ class GrowSurfSandbox(Sandbox):
         return reward
 
     def _rewards_of(self, record: ParticipantRecord) -> list[RewardRecord]:
-        return sorted((r for r in self.rewards.values() if r.referrer_id == record.id), key=lambda r: r.seq)
+        return sorted((r for r in self.rewards.values() if r.owner() == record.id), key=lambda r: r.seq)
 
     def _new_id(self) -> str:
         while True:
@@ -655,27 +776,90 @@ class GrowSurfSandbox(Sandbox):
         referrer.credits.append((record.id, moment))
         referrer.updated_at = self.clock()
         if len(referrer.credits) % self.reward_every == 0:
-            self._new_reward(referrer, referred_id=record.id)
+            earned = self._new_reward(referrer, referred_id=record.id)
+            self._goal_webhook(earned)
+            if self.double_sided:
+                # The referred friend's side of a double-sided reward: the same goal, isReferrer false.
+                friend = self._new_reward(referrer, referred_id=record.id, referred_side=True)
+                self._goal_webhook(friend)
 
-    def _new_reward(self, referrer: ParticipantRecord, *, referred_id: str | None) -> RewardRecord:
+    def _new_reward(
+        self, referrer: ParticipantRecord, *, referred_id: str | None, referred_side: bool = False
+    ) -> RewardRecord:
         self._seq += 1
         reward = RewardRecord(self._new_id(), self._seq, DEFAULT_REWARD_ID, referrer.id, referred_id)
+        reward.is_referrer = not referred_side
         if not self.manual_approval:
             reward.approved, reward.approved_at = True, self.clock()
         self.rewards[reward.id] = reward
         return reward
 
+    def _goal_webhook(self, reward: RewardRecord, *, approved: bool | None = None) -> None:
+        """Record (and, with ``webhook_url``, send) PARTICIPANT_REACHED_A_GOAL for ``reward``.
+
+        ``approved`` overrides the reward's own flag: the approval's event carries ``false``, as documented.
+        """
+        owner = self.participants.get(reward.owner() or "")
+        if owner is None:
+            return
+        standings = self._standings()
+        participant = self._view(owner, standings, nested=True)
+        other_id = reward.referred_id if reward.is_referrer else reward.referrer_id
+        other = self.participants.get(other_id or "")
+        if other is not None:
+            participant["referee" if reward.is_referrer else "referrer"] = self._view(other, standings, nested=True)
+        reward_view = self._reward_view(reward)
+        if approved is not None:
+            reward_view["approved"] = approved
+        reward_view.update(
+            {"title": "Sandbox reward", "description": self._campaign_view()["rewards"][0]["description"]}
+        )
+        payload = {
+            "event": "PARTICIPANT_REACHED_A_GOAL",
+            "createdAt": self.clock(),
+            "data": {
+                "participant": participant,
+                "reward": reward_view,
+                "campaign": {"id": self.campaign_id, "name": self.campaign_name},
+            },
+        }
+        self.webhooks.append(payload)
+        if self.webhook_url:
+            body = json.dumps(payload).encode()
+            threading.Thread(target=self._send_webhook, args=(self.webhook_url, body), daemon=True).start()
+
+    def signature(self, body: bytes, ts_ms: int) -> str:
+        """``GrowSurf-Signature`` of ``body``: ``ts=<ms>,v=<hex HMAC-SHA256(secret, "<ts>.<body>")>``."""
+        digest = hmac.new(self.webhook_secret.encode(), f"{ts_ms}.".encode() + body, hashlib.sha256).hexdigest()
+        return f"ts={ts_ms},v={digest}"
+
+    def _send_webhook(self, url: str, body: bytes) -> None:
+        headers = {"Content-Type": "application/json", "GrowSurf-Signature": self.signature(body, _now_ms())}
+        # An endpoint that is down loses the delivery: the recorded payload stays in ``webhooks``.
+        with contextlib.suppress(requests.RequestException):
+            requests.post(url, data=body, headers=headers, timeout=10)
+
     def _trigger(self, record: ParticipantRecord, *, at: int | None = None) -> dict[str, Any]:
+        success = {"success": True, "message": "Successfully awarded referral credit."}
+        if record.referral_status == "CREDIT_PENDING" and record.referrer_id in self.participants:
+            moment = at if at is not None else self.clock()
+            if self.credit_expiry_ms is not None and moment - record.created_at > self.credit_expiry_ms:
+                # Past the credit expiration window: the documented success, no credit, no reward.
+                self._set_status(record, "CREDIT_EXPIRED")
+                return success
+            self._set_status(record, "CREDIT_AWARDED", at=at)
+            return success
+        if not self.trigger_refusals or record.referral_status == "CREDIT_EXPIRED":
+            # Credit is awarded only to a CREDIT_PENDING referral; the document shows no other answer,
+            # and says an expired credit still answers success.
+            return success
         if record.referrer_id is None or record.referrer_id not in self.participants:
             raise SandboxError(400, "NO_REFERRER", f"Participant {record.id} has no referrer to credit")
         if record.referral_status == "CREDIT_AWARDED":
             raise SandboxError(
                 400, "REFERRAL_ALREADY_AWARDED", f"Referral credit for participant {record.id} was already awarded"
             )
-        if record.referral_status == "CREDIT_PENDING":
-            self._set_status(record, "CREDIT_AWARDED", at=at)
-        # CREDIT_EXPIRED: the documented success, but no credit and no reward.
-        return {"success": True, "message": "Successfully awarded referral credit."}
+        raise SandboxError(400, "REFERRAL_NOT_PENDING", f"Referral credit for participant {record.id} is not pending")
 
     def _update(self, record: ParticipantRecord, body: dict[str, Any]) -> None:
         """Validate the whole update, then apply it (nothing changes on an error)."""
@@ -883,7 +1067,7 @@ class GrowSurfSandbox(Sandbox):
             "referralSource": "PARTICIPANT" if record.referrer_id else "DIRECT",
             "fraudRiskLevel": record.fraud_risk_level,
             "fraudReasonCode": record.fraud_reason_code,
-            "isWinner": any(r.referrer_id == record.id for r in self.rewards.values()),
+            "isWinner": any(r.owner() == record.id for r in self.rewards.values()),
             "shareCount": {"email": 0, "facebook": 0, "linkedin": 0, "pinterest": 0, "twitter": 0},
             "impressionCount": record.impression_count,
             "uniqueImpressionCount": record.unique_impression_count,
@@ -891,6 +1075,13 @@ class GrowSurfSandbox(Sandbox):
             "referrals": [referred for referred, _ in record.credits],
             "monthlyReferrals": [referred for referred, at in record.credits if _month(at) == this_month],
         }
+        if not self.optional_fields:
+            for name in OPTIONAL_FIELDS:
+                view.pop(name, None)
+            if record.fraud_risk_level == "LOW":
+                # The document's examples show fraud fields on some participants only: never a risk.
+                view.pop("fraudRiskLevel", None)
+                view.pop("fraudReasonCode", None)
         if nested:
             return view
         referrer = self.participants.get(record.referrer_id) if record.referrer_id else None
@@ -911,7 +1102,7 @@ class GrowSurfSandbox(Sandbox):
             "approved": reward.approved,
             "approvedAt": reward.approved_at,
             "fulfilledAt": reward.fulfilled_at,
-            "isReferrer": True,
+            "isReferrer": reward.is_referrer,
             "isAvailable": reward.approved,
             "isFulfilled": reward.status == "FULFILLED",
             "referredId": reward.referred_id,
@@ -927,18 +1118,21 @@ class GrowSurfSandbox(Sandbox):
             "participantCount": len(records),
             "impressionCount": sum(p.impression_count for p in records),
             "inviteCount": sum(p.invite_count for p in records),
-            "winnerCount": len({r.referrer_id for r in self.rewards.values()}),
+            "winnerCount": len({r.owner() for r in self.rewards.values()}),
             "status": "IN_PROGRESS",
+            # Not in the document's examples; GrowSurf's official client requires it.
+            "type": "REFERRAL",
             "rewards": [
                 {
                     "id": DEFAULT_REWARD_ID,
-                    "type": "SINGLE_SIDED",
+                    "type": "DOUBLE_SIDED" if self.double_sided else "SINGLE_SIDED",
                     "description": f"Refer {self.reward_every} friend(s) and earn a reward",
                     "isUnlimited": True,
                     "limit": None,
                     "conversionsRequired": self.reward_every,
                     "numberOfWinners": None,
                     "imageUrl": None,
+                    "metadata": {},
                 }
             ],
         }
@@ -952,6 +1146,16 @@ class GrowSurfSandbox(Sandbox):
                 standings = self._standings()
                 ordered = sorted(self.participants.values(), key=lambda p: p.seq)
                 return json_response([self._view(p, standings) for p in ordered])
+        if action == "settings" and request.method == "GET":
+            return json_response(self.settings())
+        if action == "settings" and request.method == "POST":
+            try:
+                return json_response(self.configure(**body))
+            except ValueError as exc:
+                return json_response({"error": str(exc)}, 400)
+        if action == "webhooks" and request.method == "GET":
+            with self.lock:
+                return json_response(list(self.webhooks))
         if request.method != "POST" or action not in ("participants", "conversions", "rewards", "fraud"):
             return super().control(request, action, payload)
         try:

@@ -1,23 +1,55 @@
-"""A stateful fake of Loops' contact and event API (``/api/v1``), faithful to its reference document.
+"""A stateful fake of Loops' contact and event API (``/api/v1``), faithful to its reference document
+(002_076c8fc76db9de72.txt) and to the facts known of Loops beyond it (the project's reference index).
 
-Contacts are keyed by email (case-insensitive) and a ``userId`` belongs to one contact at most.
-Custom properties are top-level fields of a contact, as in Loops; a ``null`` clears one. Events are
-recorded (name, email, properties, idempotency key) and their extra fields set on the contact,
-which is created if missing. An ``Idempotency-Key`` (at most 100 characters) seen on a successful
-event within 24 hours answers 409 and the event is not recorded again; a rejected event does not
-use up its key.
+What the document and those facts say, and the sandbox does:
 
-Answers: ``{"success": true, "id": ...}`` (create, update), ``{"success": true, "message":
-"Contact deleted."}`` (delete), ``{"success": true}`` (events), an array (find), ``{"success": true,
-"teamName": ...}`` (``GET /api-key``); errors are ``{"success": false, "message": ...}``: 400 for a
-missing or invalid field or body, 404 for deleting an unknown contact, 409 for an existing contact
-on create (or a userId held by another contact), 401 ``Invalid API key`` for a missing or wrong key.
-A 429 carries ``x-ratelimit-limit`` and ``x-ratelimit-remaining: 0`` and no ``Retry-After``.
+- ``POST /contacts/create``, ``PUT /contacts/update`` (an upsert: a missing contact is created),
+  ``GET /contacts/find?email=...`` (always an array: empty, or one contact), ``POST /contacts/delete``
+  (exactly one of ``email`` or ``userId``), ``POST /events/send`` (``email`` and ``eventName`` both
+  required; a missing contact is created). Create answers 409 for an email already in the audience.
+- Contacts are keyed by email (case-insensitive). Every top-level field other than ``email`` and
+  ``mailingLists`` is a contact property (``firstName``, ``lastName``, ``userId`` and custom ones such
+  as ``favoriteColor``), on create, update and events alike: a top-level field of ``events/send`` is
+  written onto the contact.
+- ``events/send`` takes ``eventProperties``: the event's own data (values: string, number, boolean or
+  date, a date being an ISO 8601 string), recorded with the event and never written onto the contact.
+- ``mailingLists`` (``{"<listId>": true|false}``) on update (and create, and events) subscribes or
+  unsubscribes the contact; it is not a contact property.
+- ``Idempotency-Key`` on events, at most 100 characters: a key seen on an accepted event within 24
+  hours is refused with 409 and the event is not recorded again; a rejected event does not use up its key.
+- The limit is 10 requests per second per team (:data:`LOOPS_RATE`; off unless given, so tests and
+  the local run do not wait for it); a 429 carries ``x-ratelimit-limit`` and ``x-ratelimit-remaining:
+  0`` and no ``Retry-After``.
+- ``GET /api-key`` (what Loops' SDK calls to test a key) answers ``{"success": true, "teamName": ...}``.
 
-The rate limit is off unless given; :data:`LOOPS_RATE` is Loops' documented 10 per second per team.
+Where the document is silent, the sandbox takes the least convenient plausible reading by default;
+a setting (constructor argument, or ``POST /_sandbox/settings`` with the camelCase names; ``GET``
+reads them) switches to the others. Every such choice:
 
-Control routes beside the base ones: ``GET /_sandbox/contacts`` and ``GET /_sandbox/events`` (oldest
-first), ``POST /_sandbox/contacts`` (``{"email": ..., "firstName": ..., ...}``) to seed a contact.
+- *Answers of create and update* (not shown): ``{"success": true}`` with no contact id. Setting
+  ``contact_ids`` (``contactIds``): ``True`` adds ``"id"``.
+- *The contact a find answers* (not shown): ``id``, ``email`` and the properties that were set, nothing
+  more. Setting ``find_fields`` (``findFields``): ``"standard"`` adds Loops' standard fields with their
+  defaults (``firstName``, ``lastName``, ``userId`` null, ``source`` "API", ``subscribed`` true,
+  ``userGroup`` "") and the contact's ``mailingLists``.
+- *Error bodies* (none documented): ``{"success": false, "message": ...}`` with a message that names no
+  field (``Bad request.``, ``Not found.``, ``Conflict.``, ``Unauthorized.``). Setting ``error_messages``
+  (``errorMessages``): ``"descriptive"`` gives messages naming the field (``Email is required.``,
+  ``eventName is required.``, ``Contact with this email already exists.``, ``Idempotency key has
+  already been used``...).
+- *Statuses of the undocumented errors*: 400 for a missing or invalid field or body, 404 for deleting
+  an unknown contact, 401 for a missing or wrong key (any setting).
+- *A userId held by another contact* is refused with 409; a ``null`` contact property clears it; a
+  nested value (object, array) as a contact property or event property is 400; an ``eventProperties``
+  or ``mailingLists`` of ``null`` is the same as none (Loops' SDK sends them so); ``mailingLists`` on
+  create is accepted as on update (the SDK sends it on create).
+- *Find by userId* (in Loops' SDK, not in the document) is not served: find needs ``email`` (400).
+
+The rate limit is off unless given.
+
+Control routes beside the base ones: ``GET /_sandbox/contacts`` (as stored, with their mailing lists)
+and ``GET /_sandbox/events`` (oldest first), ``POST /_sandbox/contacts`` (``{"email": ...,
+"firstName": ..., ...}``) to seed a contact, ``GET``/``POST /_sandbox/settings``.
 """
 
 from __future__ import annotations
@@ -27,7 +59,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.routing import Rule
@@ -38,12 +70,22 @@ from .base import Sandbox, SandboxRate, json_response
 LOOPS_RATE = SandboxRate(requests=10, per_seconds=1.0)
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60
 MAX_IDEMPOTENCY_KEY_LENGTH = 100
+FIND_FIELDS = ("set", "standard")
+ERROR_MESSAGES = ("terse", "descriptive")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_STANDARD_DEFAULTS: dict[str, Any] = {"source": "API", "subscribed": True, "userGroup": ""}
-_STANDARD_FIELDS = ("firstName", "lastName", "userId", *_STANDARD_DEFAULTS)
-_READ_ONLY = ("id", "email")
+_STANDARD_DEFAULTS: dict[str, Any] = {
+    "firstName": None,
+    "lastName": None,
+    "userId": None,
+    "source": "API",
+    "subscribed": True,
+    "userGroup": "",
+}
+_NOT_PROPERTIES = ("id", "email", "mailingLists")
+# The terse message of each status: what a client that has not seen Loops' texts must cope with.
+_TERSE = {400: "Bad request.", 401: "Unauthorized.", 404: "Not found.", 409: "Conflict."}
 
 
 class SandboxError(Exception):
@@ -53,25 +95,25 @@ class SandboxError(Exception):
         self.message = message
 
 
-def error(status: int, message: str) -> Response:
-    return json_response({"success": False, "message": message}, status)
-
-
 @dataclass
 class EventRecord:
     """One event Loops accepted."""
 
     name: str
     email: str
-    properties: dict[str, Any]
+    event_properties: dict[str, Any]
+    contact_properties: dict[str, Any]
     idempotency_key: str | None
     at: float
+    mailing_lists: dict[str, bool] = field(default_factory=dict)
 
     def view(self) -> dict[str, Any]:
         return {
             "eventName": self.name,
             "email": self.email,
-            "properties": self.properties,
+            "eventProperties": self.event_properties,
+            "contactProperties": self.contact_properties,
+            "mailingLists": self.mailing_lists,
             "idempotencyKey": self.idempotency_key,
             "at": self.at,
         }
@@ -89,11 +131,45 @@ class LoopsSandbox(Sandbox):
         api_key: str = "loops-sandbox-key",
         team_name: str = "Referral Hub Sandbox",
         rate: SandboxRate | None = None,
+        contact_ids: bool = False,
+        find_fields: str = "set",
+        error_messages: str = "terse",
     ):
         self.team_name = team_name
+        self.contact_ids = contact_ids
+        self.find_fields = find_fields
+        self.error_messages = error_messages
+        self._check_settings()
         # Seconds since the epoch; tests move it to age idempotency keys past their 24 hours.
         self.clock: Callable[[], float] = time.time
         super().__init__(api_key=api_key, rate=rate)
+
+    def _check_settings(self) -> None:
+        if self.find_fields not in FIND_FIELDS:
+            raise ValueError(f"find_fields must be one of {', '.join(FIND_FIELDS)}")
+        if self.error_messages not in ERROR_MESSAGES:
+            raise ValueError(f"error_messages must be one of {', '.join(ERROR_MESSAGES)}")
+
+    def settings(self) -> dict[str, Any]:
+        """The settings for what the document leaves open, camelCase as the control route takes them."""
+        return {"contactIds": self.contact_ids, "findFields": self.find_fields, "errorMessages": self.error_messages}
+
+    def configure(self, **settings: Any) -> None:
+        """Change settings (``contact_ids``, ``find_fields``, ``error_messages``); others are a TypeError."""
+        unknown = set(settings) - {"contact_ids", "find_fields", "error_messages"}
+        if unknown:
+            raise TypeError(f"unknown Loops sandbox settings: {', '.join(sorted(unknown))}")
+        with self.lock:
+            previous = self.settings()
+            for name, value in settings.items():
+                setattr(self, name, value)
+            try:
+                self._check_settings()
+            except ValueError:
+                self.contact_ids = previous["contactIds"]
+                self.find_fields = previous["findFields"]
+                self.error_messages = previous["errorMessages"]
+                raise
 
     def rules(self) -> list[Rule]:
         return [
@@ -106,21 +182,27 @@ class LoopsSandbox(Sandbox):
         ]
 
     def reset_state(self) -> None:
-        self.contacts: dict[str, dict[str, Any]] = {}  # by lowercased email, each as find answers it
+        self.contacts: dict[str, dict[str, Any]] = {}  # by lowercased email: id, email and the set properties
+        self.mailing_lists: dict[str, dict[str, bool]] = {}  # by lowercased email: list id -> subscribed
         self.events: list[EventRecord] = []
         self.idempotency_keys: dict[str, float] = {}  # key -> when its event was accepted
 
     # -- the provider's answers to auth and rate limits -------------------------------------------
 
+    def error(self, status: int, descriptive: str) -> Response:
+        """Loops' error body, with the message the ``error_messages`` setting picks."""
+        message = descriptive if self.error_messages == "descriptive" else _TERSE.get(status, "Error.")
+        return json_response({"success": False, "message": message}, status)
+
     def authenticate(self, request: Request) -> Response | None:
         scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() == "bearer" and token.strip() == self.api_key:
             return None
-        return error(401, "Invalid API key")
+        return self.error(401, "Invalid API key")
 
     def rate_limited(self, retry_after: float) -> Response:
         limit = self.rate.requests if self.rate is not None else LOOPS_RATE.requests
-        response = error(429, "Rate limit exceeded")
+        response = json_response({"success": False, "message": "Rate limit exceeded"}, 429)
         response.headers["x-ratelimit-limit"] = str(limit)
         response.headers["x-ratelimit-remaining"] = "0"
         return response
@@ -130,13 +212,24 @@ class LoopsSandbox(Sandbox):
     def seed_contact(self, email: str, **fields: Any) -> dict[str, Any]:
         """Create (or update) a contact directly, with camelCase fields; returns it as find answers."""
         with self.lock:
-            return dict(self._upsert({"email": email, **fields}))
+            return self._view(self._upsert({"email": email, **fields}))
 
     def contact(self, email: str) -> dict[str, Any] | None:
-        """The contact with this email as find answers it, or None."""
+        """The contact with this email as find answers it (under the current settings), or None."""
+        with self.lock:
+            found = self.contacts.get(email.strip().lower())
+            return None if found is None else self._view(found)
+
+    def stored(self, email: str) -> dict[str, Any] | None:
+        """The contact with this email as stored: id, email and the properties that were set."""
         with self.lock:
             found = self.contacts.get(email.strip().lower())
             return None if found is None else dict(found)
+
+    def lists_of(self, email: str) -> dict[str, bool]:
+        """The contact's mailing lists (list id -> subscribed), empty for an unknown contact."""
+        with self.lock:
+            return dict(self.mailing_lists.get(email.strip().lower(), {}))
 
     def events_named(self, name: str) -> list[EventRecord]:
         with self.lock:
@@ -152,23 +245,23 @@ class LoopsSandbox(Sandbox):
                 raise SandboxError(409, "Contact with this email already exists.")
             contact = self._upsert(body)
         except SandboxError as exc:
-            return error(exc.status, exc.message)
-        return json_response({"success": True, "id": contact["id"]})
+            return self.error(exc.status, exc.message)
+        return json_response(self._saved(contact))
 
     def contacts_update(self, request: Request) -> Response:
         try:
             contact = self._upsert(self._json(request))
         except SandboxError as exc:
-            return error(exc.status, exc.message)
-        return json_response({"success": True, "id": contact["id"]})
+            return self.error(exc.status, exc.message)
+        return json_response(self._saved(contact))
 
     def contacts_find(self, request: Request) -> Response:
         try:
             email = self._email(request.args.get("email"))
         except SandboxError as exc:
-            return error(exc.status, exc.message)
+            return self.error(exc.status, exc.message)
         found = self.contacts.get(email.lower())
-        return json_response([] if found is None else [found])
+        return json_response([] if found is None else [self._view(found)])
 
     def contacts_delete(self, request: Request) -> Response:
         try:
@@ -180,8 +273,9 @@ class LoopsSandbox(Sandbox):
             if key is None or key not in self.contacts:
                 raise SandboxError(404, "Contact not found.")
         except SandboxError as exc:
-            return error(exc.status, exc.message)
+            return self.error(exc.status, exc.message)
         del self.contacts[key]
+        self.mailing_lists.pop(key, None)
         return json_response({"success": True, "message": "Contact deleted."})
 
     def events_send(self, request: Request) -> Response:
@@ -193,12 +287,14 @@ class LoopsSandbox(Sandbox):
             name = body.get("eventName")
             if not isinstance(name, str) or not name.strip():
                 raise SandboxError(400, "eventName is required.")
-            properties = {k: v for k, v in body.items() if k not in ("email", "eventName")}
-            self._upsert({**properties, "email": email})
+            event_properties = self._event_properties(body.get("eventProperties"))
+            contact_properties = {k: v for k, v in body.items() if k not in ("email", "eventName", "eventProperties")}
+            self._upsert({**contact_properties, "email": email})
         except SandboxError as exc:
-            return error(exc.status, exc.message)
+            return self.error(exc.status, exc.message)
+        lists = contact_properties.pop("mailingLists", None) or {}
         now = self.clock()
-        self.events.append(EventRecord(name, email, properties, key, now))
+        self.events.append(EventRecord(name, email, event_properties, contact_properties, key, now, dict(lists)))
         if key is not None:
             self.idempotency_keys[key] = now
         return json_response({"success": True})
@@ -207,6 +303,16 @@ class LoopsSandbox(Sandbox):
         return json_response({"success": True, "teamName": self.team_name})
 
     # -- state helpers ----------------------------------------------------------------------------
+
+    def _saved(self, contact: dict[str, Any]) -> dict[str, Any]:
+        return {"success": True, "id": contact["id"]} if self.contact_ids else {"success": True}
+
+    def _view(self, contact: dict[str, Any]) -> dict[str, Any]:
+        """A contact as find answers it under the ``find_fields`` setting."""
+        if self.find_fields == "set":
+            return dict(contact)
+        lists = self.mailing_lists.get(contact["email"].lower(), {})
+        return {"id": contact["id"], "email": contact["email"], **_STANDARD_DEFAULTS, **contact, "mailingLists": lists}
 
     def _json(self, request: Request) -> dict[str, Any]:
         body = request.get_json(silent=True)
@@ -220,6 +326,26 @@ class LoopsSandbox(Sandbox):
         if not isinstance(value, str) or not _EMAIL.match(value.strip()):
             raise SandboxError(400, "Invalid email address.")
         return value.strip()
+
+    def _event_properties(self, value: Any) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise SandboxError(400, "eventProperties must be an object.")
+        for name, item in value.items():
+            # A date is an ISO 8601 string in JSON, so strings, numbers and booleans cover the four types.
+            if not name or not isinstance(item, str | int | float | bool):
+                raise SandboxError(400, f"Invalid value for event property '{name}'.")
+        return dict(value)
+
+    def _mailing_lists(self, value: Any) -> dict[str, bool]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(
+            isinstance(list_id, str) and list_id and isinstance(flag, bool) for list_id, flag in value.items()
+        ):
+            raise SandboxError(400, "mailingLists must map list ids to true or false.")
+        return dict(value)
 
     def _check_idempotency_key(self, key: str | None) -> None:
         if key is None:
@@ -240,7 +366,8 @@ class LoopsSandbox(Sandbox):
         """Create or update the contact with ``fields["email"]``, after validating every field."""
         email = self._email(fields.get("email"))
         key = email.lower()
-        changes = {name: value for name, value in fields.items() if name not in _READ_ONLY}
+        lists = self._mailing_lists(fields.get("mailingLists"))
+        changes = {name: value for name, value in fields.items() if name not in _NOT_PROPERTIES}
         for name, value in changes.items():
             if not name or (value is not None and not isinstance(value, str | int | float | bool)):
                 raise SandboxError(400, f"Invalid value for contact property '{name}'.")
@@ -253,14 +380,15 @@ class LoopsSandbox(Sandbox):
                 raise SandboxError(409, "Contact with this userId already exists.")
         contact = self.contacts.get(key)
         if contact is None:
-            contact = {"id": self._new_id(), "email": email, "firstName": None, "lastName": None, "userId": None}
-            contact.update(_STANDARD_DEFAULTS)
+            contact = {"id": self._new_id(), "email": email}
             self.contacts[key] = contact
         for name, value in changes.items():
-            if value is None and name not in _STANDARD_FIELDS:
+            if value is None:
                 contact.pop(name, None)
             else:
-                contact[name] = str(value) if name == "userId" and value is not None else value
+                contact[name] = str(value) if name == "userId" else value
+        if lists:
+            self.mailing_lists.setdefault(key, {}).update(lists)
         return contact
 
     def _new_id(self) -> str:
@@ -276,7 +404,9 @@ class LoopsSandbox(Sandbox):
     def control(self, request: Request, action: str, payload: Any) -> Response:
         if action == "contacts" and request.method == "GET":
             with self.lock:
-                return json_response([dict(c) for c in self.contacts.values()])
+                return json_response(
+                    [{**c, "mailingLists": self.mailing_lists.get(k, {})} for k, c in self.contacts.items()]
+                )
         if action == "events" and request.method == "GET":
             with self.lock:
                 return json_response([event.view() for event in self.events])
@@ -286,8 +416,19 @@ class LoopsSandbox(Sandbox):
             try:
                 created = self.seed_contact(**payload)
             except SandboxError as exc:
-                return error(exc.status, exc.message)
+                return self.error(exc.status, exc.message)
             except TypeError:
                 return json_response({"error": "'email' is required"}, 400)
             return json_response(created, 201)
+        if action == "settings" and request.method == "GET":
+            return json_response(self.settings())
+        if action == "settings" and request.method == "POST":
+            names = {"contactIds": "contact_ids", "findFields": "find_fields", "errorMessages": "error_messages"}
+            if not isinstance(payload, dict) or set(payload) - set(names):
+                return json_response({"error": f"settings are an object of {', '.join(names)}"}, 400)
+            try:
+                self.configure(**{names[key]: value for key, value in payload.items()})
+            except ValueError as exc:
+                return json_response({"error": str(exc)}, 400)
+            return json_response(self.settings())
         return super().control(request, action, payload)

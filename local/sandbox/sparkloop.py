@@ -9,9 +9,16 @@ sandbox answers as follows (the client's module docstring holds the matching cho
 
 - Every route needs ``X-Api-Key`` (also where the document marks it "optional"); a missing or wrong key
   is 401 ``{"error": "Invalid API key"}``.
-- The 429 is ``{"error": "Rate limit exceeded"}`` with ``Retry-After`` seconds; the documented limit
-  is :data:`DOCUMENTED_RATE` (60 per rolling 60 s), off unless given as ``rate`` (tests and the local
-  run would otherwise wait for it).
+- The 429 is ``{"error": "Rate limit exceeded"}`` with no ``Retry-After`` (the document shows no 429
+  at all, so a client cannot count on one); setting ``retry_after`` (constructor argument, or ``POST
+  /_sandbox/settings`` ``{"retryAfter": true}``; ``GET`` reads it) adds ``Retry-After`` seconds. The
+  documented limit is :data:`DOCUMENTED_RATE` (about 60 per rolling 60 s), off unless given as
+  ``rate`` (tests and the local run would otherwise wait for it).
+- The host: the document writes ``api.sparkloop.com`` for "Get a subscriber by UUID" and
+  ``api.sparkloop.app`` everywhere else; the sandbox serves every route on its one base URL.
+- Get by email and the list share one path (``GET .../subscribers``): with an ``email`` query
+  parameter it is get by email (``{"subscriber": ...}``), else the list. An ``email`` of no subscriber
+  is the documented 404 ``Subscriber with email ... not found!``.
 - An unknown campaign UUID answers 404 ``Campaign <uuid> not found!`` on every route, before anything
   else is looked at.
 - Create: email missing or empty -> "You have to provide at least an email"; malformed -> "Email is
@@ -35,8 +42,8 @@ sandbox answers as follows (the client's module docstring holds the matching cho
 Seeding: :meth:`SparkLoopSandbox.seed_subscriber` in Python, and over HTTP ``POST /_sandbox/subscribers``
 (alias ``/_sandbox/participants``: ``email``, ``name``, ``referrer`` as a ref code or an email,
 ``createdAt``, ``origin``, ``status``, ``ipAddress``, ``userAgent``, ``utmSource``, ``utmCampaign``),
-``GET /_sandbox/subscribers`` (every subscriber, oldest first, with its ``status``) and
-``POST /_sandbox/failing-deletes`` (``uuid``).
+``GET /_sandbox/subscribers`` (every subscriber, oldest first, with its ``status``),
+``POST /_sandbox/failing-deletes`` (``uuid``) and ``GET``/``POST /_sandbox/settings``.
 """
 
 from __future__ import annotations
@@ -124,9 +131,15 @@ class SparkLoopSandbox(Sandbox):
         api_key: str = "sparkloop-sandbox-key",
         campaign_id: str = DEFAULT_CAMPAIGN_ID,
         rate: SandboxRate | None = None,
+        retry_after: bool = False,
     ):
         self.campaign_id = campaign_id
+        self.retry_after = retry_after
         super().__init__(api_key=api_key, rate=rate)
+
+    def settings(self) -> dict[str, Any]:
+        """The settings for what the document leaves open, camelCase as the control route takes them."""
+        return {"retryAfter": self.retry_after}
 
     def rules(self) -> list[Rule]:
         return [
@@ -150,7 +163,8 @@ class SparkLoopSandbox(Sandbox):
 
     def rate_limited(self, retry_after: float) -> Response:
         response = error(429, "Rate limit exceeded")
-        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        if self.retry_after:
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
         return response
 
     # -- Python API: seeding and state ------------------------------------------------------------
@@ -414,6 +428,14 @@ class SparkLoopSandbox(Sandbox):
             except ValueError as exc:
                 return json_response({"error": str(exc)}, 400)
             return json_response(created, 201)
+        if action == "settings" and request.method == "GET":
+            return json_response(self.settings())
+        if action == "settings" and request.method == "POST":
+            if set(body) - {"retryAfter"} or not isinstance(body.get("retryAfter", False), bool):
+                return json_response({"error": "settings are an object of retryAfter (true or false)"}, 400)
+            with self.lock:
+                self.retry_after = body.get("retryAfter", self.retry_after)
+            return json_response(self.settings())
         if action == "failing-deletes" and request.method == "POST":
             with self.lock:
                 if body.get("uuid") not in self.subscribers:

@@ -1,40 +1,74 @@
-"""A stateful Viral Loops on loopback, faithful to the reference document (000_e1d784b703245127.txt).
+"""A stateful Viral Loops on loopback, written from its reference document (000_e1d784b703245127.txt).
 
 One campaign (``campaign_id``) with participants, referral links by referral code, conversions that
 credit the referrer, ranks, rewards that become pending every ``reward_every`` successful referrals,
-redemption, flags and orders. Where the document is silent the sandbox answers as follows (the
-client's module docstring holds the matching choices):
+redemption, flags and orders.
 
-- Every answer is ``{"status": "success", "data": ...}`` or ``{"status": "error", "message": ...}``,
-  except where a section shows otherwise (flag and reward redeem: ``message`` without ``data``; pending
-  rewards: ``{"data": [...]}``; v3 referrer: ``{"status": 200, "data": ...}``).
-- The secret token is accepted in the ``x-api-token`` header, the ``apiToken`` body field or the
-  ``apiToken`` query parameter; the reward endpoints also accept ``x-campaign-id`` alone, as
-  documented. A missing or wrong token is 403 ``{"status": "error", "message": "Forbidden: ..."}`` (the
-  document's troubleshooting: "403 Forbidden: Check if your API key/token is missing or incorrect").
-- ``campaignId`` is required in the query (GET) or body (POST/PUT) where a section lists it (400 when
-  missing); another id than the sandbox's is 404 "Campaign not found".
-- GET participant (shape undocumented) answers participant/data's fields plus ``_id``,
-  ``referralCode``, ``shareUrl``, ``rank``, ``createdAt``, ``referrer`` (``{email, referralCode}`` or
-  null), ``flagged`` and ``lastName``; add and update participant answer the same.
-- ``referralCount`` counts successful (converted) referrals; rank orders participants that are not
-  flagged by that count, then by sign-up order; a flagged participant has rank null.
-- Add participant with an email already there: 409 "This email is already in the system (duplicate
-  submission)"; with an unknown referral code: 400. Convert of a participant who was not referred: 400
-  "Participant was not referred ..."; already converted: 409 "Participant already converted".
-- Redeem reward: an unknown reward (or one of another milestone) is 404 "Reward not found"; one
-  already redeemed is 409 "Reward already redeemed". The section-3 redeem takes the oldest pending
-  reward of the milestone, with the same errors.
-- Pending rewards of an unknown email: 404 "Participant not found" (like every other endpoint).
-- The 429 (undocumented) is ``{"status": "error", "message": "Too many requests"}`` with Retry-After.
-- Flag is served on ``/v3`` (the overview) and on ``/v2`` (the section's sample request).
+Two hosts, as the document writes them, on one port under two path prefixes:
+
+- ``/api/v2/...`` and ``/api/v3/...`` stand for ``https://app.viral-loops.com/api`` (:attr:`base_url`,
+  what ``VIRAL_LOOPS_API_URL`` holds): participant add / get / update / data / referrals / referrer /
+  rank / order, convert, flag, and the section-3 ``/v2/campaign/participant/redeem``;
+- ``/v2/...`` stands for ``https://api.viral-loops.com/v2`` (:attr:`rewards_base_url`, what
+  ``VIRAL_LOOPS_REWARDS_API_URL`` holds): pending rewards and redeem reward, and nothing else. The
+  ``/api`` host does not answer the reward paths (404), nor the rewards host the participant ones.
+
+Where the document is silent the sandbox takes the least convenient plausible reading; a setting
+(:class:`Readings`, constructor argument ``readings``, control ``POST /_sandbox/readings`` with any of
+its fields in camelCase, ``GET /_sandbox/readings``) switches to the others. The choices, each marked
+[reading]:
+
+- [reading] GET participant's answer body is not documented. ``participantAnswer``: ``"bare"``
+  (default) answers ``{"status": "success", "data": {firstName, referralCode, referralCount}}``: no
+  ``email``, no id, no referrer, rank, share URL or flag; ``"data"`` answers participant/data's
+  documented fields plus ``referralCode``; ``"full"`` adds ``_id``, ``lastName``, ``shareUrl``,
+  ``rank``, ``createdAt``, ``referrer`` (``{email, referralCode}``) and ``flagged``. Add participant
+  (no answer documented either) answers the same as GET participant.
+- [reading] No error body is documented (only status codes and their meaning). ``errorBody``:
+  ``"opaque"`` (default) answers ``{"success": false, "code": <status>}``, no text at all;
+  ``"message"`` answers ``{"status": "error", "message": ...}`` with the document's own wording
+  ("Participant not found", "Already converted", "The newEmail is already used by another
+  participant", "This email is already in the system (duplicate submission)", "Referrer not found",
+  "No order found", "Missing required parameters", "Missing or invalid parameters", "Forbidden").
+  The 429 (undocumented too) and the 403 follow the same setting.
+- [reading] The document asks for emails "normalized (lowercase, no whitespace)". ``emailMatch``:
+  ``"exact"`` (default) stores and finds an email exactly as sent, so ``Ada@Example.com`` is not
+  ``ada@example.com``; ``"folded"`` matches them case-insensitively. An email with whitespace is a 400
+  either way.
+- [reading] Convert's sample answer is shown once. ``convertAnswer``: ``"sample"`` (default) answers
+  it (``email``, ``converted``, ``referrer``, ``rewardTriggered``); ``"status"`` answers
+  ``{"status": "success"}`` only, saying nothing of what was credited.
+- [reading] Pending rewards of an email that is not a participant. ``unknownRewards``: ``"empty"``
+  (default: "if no rewards are pending for the provided email, the response will be an empty array")
+  or ``"404"``.
+- [reading] "If your campaign does not use a leaderboard template, the rank may not be available".
+  ``leaderboard``: ``true`` (default) answers ``{"rank": n}`` (a flagged participant, excluded from the
+  leaderboard, has ``null``); ``false`` answers rank with a 400.
+- [reading] Convert of a participant nobody referred ("this endpoint will work only for the emails of
+  participants who have already been referred") is a 400 "Missing or invalid parameters"; a
+  ``campaignId`` that is not the sandbox's is the same 400 ("Ensure both email and campaignId are
+  present and correct").
+- [reading] Add participant takes the documented ``campaignId``, ``email``, ``firstName``,
+  ``referrer`` (a referral code; an unknown one is a 400) and ``customFields``; any other field (such
+  as ``lastName``) is ignored, as a provider ignores what it does not know. Adding an email already
+  there is 409 "This email is already in the system (duplicate submission)" (the rank section's
+  troubleshooting). Update participant also takes ``lastName`` (its section: "change the
+  participant's name, last name") and answers the documented ``{firstName, customFields}``.
+- [reading] The secret token is accepted in the ``x-api-token`` header, the ``apiToken`` body field or
+  the ``apiToken`` query parameter; the reward endpoints also accept ``x-campaign-id`` alone, as
+  documented. A missing or wrong token is 403 (the rank section's troubleshooting).
+- Redeem reward: an unknown reward (or one of another milestone) is 404, one already redeemed 409
+  (neither is documented; the bodies follow ``errorBody``). The section-3 redeem takes the oldest
+  pending reward of the milestone.
+- Flag is served on ``/api/v3`` (the overview) and on ``/api/v2`` (the section's sample request).
 
 Seeding: :meth:`seed_participant`, :meth:`convert`, :meth:`grant_reward`, :meth:`seed_order` in
 Python, and over HTTP ``POST /_sandbox/participants`` (``email``, ``firstName``, ``lastName``,
 ``referrer`` as a code or an email, ``customFields``, ``converted``, ``flagged``),
 ``POST /_sandbox/conversions`` (``email``), ``POST /_sandbox/rewards`` (``email``, optional
 ``milestoneId``, ``reward``), ``POST /_sandbox/orders`` (``email``, ``orderId``, ``orderAmount``,
-``orderCurrency``, optional ``referralCode``) and ``GET /_sandbox/participants``.
+``orderCurrency``, optional ``referralCode``) and ``GET /_sandbox/participants`` (every participant's
+whole state, more than any answer shows).
 """
 
 from __future__ import annotations
@@ -42,10 +76,11 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from pydantic.alias_generators import to_camel, to_snake
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -55,26 +90,69 @@ DEFAULT_CAMPAIGN_ID = "cl2ad12345a1ab601234"
 SHARE_URL = "https://sandbox.viral-loops.local/?referralCode={code}"
 _CODE_ALPHABET = string.ascii_lowercase + string.digits
 _P = "/campaign/participant"
+#: The path prefixes of the two hosts (see the module docstring).
+APP_PREFIX = "/api"
+REWARDS_PREFIX = "/v2"
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _key(email: str) -> str:
-    return email.strip().lower()
-
-
 def _valid_email(email: Any) -> bool:
-    if not isinstance(email, str) or email != email.strip() or email.count("@") != 1:
+    if not isinstance(email, str) or any(c.isspace() for c in email) or email.count("@") != 1:
         return False
     local, domain = email.split("@")
     return bool(local) and "." in domain.strip(".")
 
 
-def error(status: int, message: str) -> Response:
-    """Viral Loops' error body."""
-    return json_response({"status": "error", "message": message}, status)
+@dataclass(frozen=True)
+class Readings:
+    """The sandbox's reading of each place the document is silent (module docstring). The defaults are
+    the least convenient plausible ones; :meth:`convenient` and :data:`READINGS` name the others."""
+
+    participant_answer: Literal["bare", "data", "full"] = "bare"
+    error_body: Literal["opaque", "message"] = "opaque"
+    email_match: Literal["exact", "folded"] = "exact"
+    convert_answer: Literal["sample", "status"] = "sample"
+    unknown_rewards: Literal["empty", "404"] = "empty"
+    leaderboard: bool = True
+
+    def to_wire(self) -> dict[str, Any]:
+        return {to_camel(name): value for name, value in asdict(self).items()}
+
+    def updated(self, changes: dict[str, Any]) -> Readings:
+        """These readings with ``changes`` (camelCase or snake_case names); ValueError on an unknown one."""
+        known = {f.name: f for f in fields(self)}
+        given = {to_snake(name): value for name, value in changes.items()}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"unknown readings: {', '.join(unknown)}")
+        return replace(self, **given)
+
+
+#: Every reading at least once: the clients' tests run under each of these.
+READINGS: dict[str, Readings] = {
+    "least-convenient": Readings(),
+    "participant-data": Readings(
+        participant_answer="data",
+        error_body="message",
+        email_match="folded",
+        convert_answer="status",
+        unknown_rewards="404",
+        leaderboard=False,
+    ),
+    "full": Readings(participant_answer="full", error_body="message", email_match="folded", unknown_rewards="404"),
+}
+
+# The document's own wording of each error, used when ``errorBody`` is "message".
+_WORDING = {
+    400: "Missing required parameters",
+    403: "Forbidden",
+    404: "Participant not found",
+    409: "Conflict",
+    429: "Too many requests",
+}
 
 
 def success(data: Any, status: int = 200) -> Response:
@@ -84,10 +162,10 @@ def success(data: Any, status: int = 200) -> Response:
 class SandboxError(Exception):
     """Raised inside the sandbox's helpers; becomes the provider's error answer."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
+    def __init__(self, status: int, message: str | None = None):
+        super().__init__(message or _WORDING.get(status, "Error"))
         self.status = status
-        self.message = message
+        self.message = message or _WORDING.get(status, "Error")
 
 
 @dataclass
@@ -133,10 +211,11 @@ class ParticipantRecord:
 
 
 class ViralLoopsSandbox(Sandbox):
-    """Viral Loops' participant and reward endpoints, stateful, for one campaign."""
+    """Viral Loops' participant and reward endpoints, stateful, for one campaign, on its two hosts."""
 
     name = "viral_loops"
-    prefix = "/api"
+    # The two hosts' prefixes are in the rules themselves: the base URLs are below.
+    prefix = ""
 
     def __init__(
         self,
@@ -145,28 +224,42 @@ class ViralLoopsSandbox(Sandbox):
         campaign_id: str = DEFAULT_CAMPAIGN_ID,
         reward_every: int = 1,
         rate: SandboxRate | None = None,
+        readings: Readings | None = None,
     ):
         self.campaign_id = campaign_id
         self.reward_every = max(1, reward_every)
+        self.readings = readings or Readings()
         super().__init__(api_key=api_key, rate=rate)
 
+    @property
+    def base_url(self) -> str:
+        """``VIRAL_LOOPS_API_URL``: the app host, up to ``/api`` (the client adds ``/v2/...``, ``/v3/...``)."""
+        return super().base_url + APP_PREFIX
+
+    @property
+    def rewards_base_url(self) -> str:
+        """``VIRAL_LOOPS_REWARDS_API_URL``: the rewards host, up to its ``/v2``."""
+        return super().base_url + REWARDS_PREFIX
+
     def rules(self) -> list[Rule]:
+        app = APP_PREFIX
         return [
-            Rule(f"/v2{_P}", endpoint="post_participant", methods=["POST"]),
-            Rule(f"/v2{_P}", endpoint="get_participant", methods=["GET"]),
-            Rule(f"/v2{_P}", endpoint="put_participant", methods=["PUT"]),
-            Rule(f"/v2{_P}/redeem", endpoint="post_redeem", methods=["POST"]),
-            Rule(f"/v2{_P}/data", endpoint="get_data", methods=["GET"]),
-            Rule(f"/v2{_P}/referrals", endpoint="get_referrals", methods=["GET"]),
-            Rule(f"/v2{_P}/convert", endpoint="post_convert", methods=["POST"]),
-            Rule(f"/v3{_P}/flag", endpoint="post_flag", methods=["POST"]),
-            Rule(f"/v2{_P}/flag", endpoint="post_flag", methods=["POST"]),
-            Rule(f"/v2{_P}/order", endpoint="get_order", methods=["GET"]),
-            Rule(f"/v2{_P}/referrer", endpoint="get_referrer_v2", methods=["GET"]),
-            Rule(f"/v3{_P}/referrer", endpoint="get_referrer_v3", methods=["GET"]),
-            Rule(f"/v2{_P}/rank", endpoint="get_rank", methods=["GET"]),
-            Rule(f"/v2{_P}/rewards/pending", endpoint="get_pending_rewards", methods=["GET"]),
-            Rule(f"/v2{_P}/rewards/redeem", endpoint="post_redeem_reward", methods=["POST"]),
+            Rule(f"{app}/v2{_P}", endpoint="post_participant", methods=["POST"]),
+            Rule(f"{app}/v2{_P}", endpoint="get_participant", methods=["GET"]),
+            Rule(f"{app}/v2{_P}", endpoint="put_participant", methods=["PUT"]),
+            Rule(f"{app}/v2{_P}/redeem", endpoint="post_redeem", methods=["POST"]),
+            Rule(f"{app}/v2{_P}/data", endpoint="get_data", methods=["GET"]),
+            Rule(f"{app}/v2{_P}/referrals", endpoint="get_referrals", methods=["GET"]),
+            Rule(f"{app}/v2{_P}/convert", endpoint="post_convert", methods=["POST"]),
+            Rule(f"{app}/v3{_P}/flag", endpoint="post_flag", methods=["POST"]),
+            Rule(f"{app}/v2{_P}/flag", endpoint="post_flag", methods=["POST"]),
+            Rule(f"{app}/v2{_P}/order", endpoint="get_order", methods=["GET"]),
+            Rule(f"{app}/v2{_P}/referrer", endpoint="get_referrer_v2", methods=["GET"]),
+            Rule(f"{app}/v3{_P}/referrer", endpoint="get_referrer_v3", methods=["GET"]),
+            Rule(f"{app}/v2{_P}/rank", endpoint="get_rank", methods=["GET"]),
+            # The rewards host: https://api.viral-loops.com/v2/campaign/participant/rewards/...
+            Rule(f"{REWARDS_PREFIX}{_P}/rewards/pending", endpoint="get_pending_rewards", methods=["GET"]),
+            Rule(f"{REWARDS_PREFIX}{_P}/rewards/redeem", endpoint="post_redeem_reward", methods=["POST"]),
         ]
 
     def reset_state(self) -> None:
@@ -174,7 +267,17 @@ class ViralLoopsSandbox(Sandbox):
         self.orders: list[dict[str, Any]] = []
         self._seq = 0
 
-    # -- the provider's answers to auth and rate limits -------------------------------------------
+    def set_readings(self, readings: Readings) -> None:
+        with self.lock:
+            self.readings = readings
+
+    # -- the provider's answers to auth, errors and rate limits -----------------------------------
+
+    def error(self, status: int, message: str | None = None) -> Response:
+        """An error answer, in the body the ``errorBody`` reading gives."""
+        if self.readings.error_body == "opaque":
+            return json_response({"success": False, "code": status}, status)
+        return json_response({"status": "error", "message": message or _WORDING.get(status, "Error")}, status)
 
     def authenticate(self, request: Request) -> Response | None:
         body = request.get_json(silent=True)
@@ -188,12 +291,16 @@ class ViralLoopsSandbox(Sandbox):
         offered = [token for token in given if token is not None]
         if not offered and "/rewards/" in request.path and request.headers.get("x-campaign-id"):
             return None  # the reward endpoints accept the campaign id instead; the handler checks it
-        return error(403, "Forbidden: missing or invalid API token")
+        return self.error(403, "Forbidden")
 
     def rate_limited(self, retry_after: float) -> Response:
-        response = error(429, "Too many requests")
+        response = self.error(429, "Too many requests")
         response.headers["Retry-After"] = str(max(1, round(retry_after)))
         return response
+
+    def _key(self, email: str) -> str:
+        """How the campaign keys an email: as given, or folded (the ``emailMatch`` reading)."""
+        return email.lower() if self.readings.email_match == "folded" else email
 
     # -- Python API: seeding and state ------------------------------------------------------------
 
@@ -208,28 +315,28 @@ class ViralLoopsSandbox(Sandbox):
         converted: bool = False,
         flagged: bool = False,
     ) -> dict[str, Any]:
-        """Create a participant directly; ``referrer`` is a referral code or an email. Returns its view."""
+        """Create a participant directly; ``referrer`` is a referral code or an email. Returns its state."""
         with self.lock:
             referrer_key = None
             if referrer:
-                found = self.participants.get(_key(referrer)) or self._by_code(referrer)
+                found = self.participants.get(self._key(referrer)) or self._by_code(referrer)
                 if found is None:
                     raise ValueError(f"no participant with referral code or email '{referrer}'")
-                referrer_key = _key(found.email)
+                referrer_key = self._key(found.email)
             record = self._create(email, first_name, last_name, referrer_key, custom_fields or {})
             record.flagged = flagged
             if converted:
                 self.convert(email)
-            return self._participant_view(record)
+            return self._state_view(record)
 
     def convert(self, email: str) -> dict[str, Any]:
-        """Convert a referred participant, crediting the referrer; the convert endpoint's data."""
+        """Convert a referred participant, crediting the referrer; the convert endpoint's sample data."""
         with self.lock:
             record = self._participant(email)
             if record.referrer is None:
-                raise SandboxError(400, "Participant was not referred: only referred participants can be converted")
+                raise SandboxError(400, "Missing or invalid parameters")
             if record.converted:
-                raise SandboxError(409, "Participant already converted")
+                raise SandboxError(409, "Already converted")
             record.converted = True
             referrer = self.participants[record.referrer]
             successful = self._referral_count(referrer)
@@ -273,9 +380,9 @@ class ViralLoopsSandbox(Sandbox):
             return order
 
     def participant(self, email: str) -> dict[str, Any]:
-        """A participant as GET participant answers it."""
+        """A participant's whole state, for tests: more than any of the provider's answers shows."""
         with self.lock:
-            return self._participant_view(self._participant(email))
+            return self._state_view(self._participant(email))
 
     def rank_of(self, email: str) -> int | None:
         with self.lock:
@@ -302,7 +409,7 @@ class ViralLoopsSandbox(Sandbox):
         return self._handle(request, lambda p: success(self._referrals(self._participant(p["email"]))))
 
     def post_convert(self, request: Request) -> Response:
-        return self._handle(request, lambda p: success(self.convert(p["email"])), required=("campaignId", "email"))
+        return self._handle(request, self._convert, required=("campaignId", "email"))
 
     def post_flag(self, request: Request) -> Response:
         return self._handle(request, self._flag, required=("campaignId", "email", "reason"))
@@ -317,7 +424,7 @@ class ViralLoopsSandbox(Sandbox):
         return self._handle(request, self._referrer_v3, required=("email",))
 
     def get_rank(self, request: Request) -> Response:
-        return self._handle(request, lambda p: success({"rank": self._rank(self._participant(p["email"]))}))
+        return self._handle(request, self._rank_answer)
 
     def get_pending_rewards(self, request: Request) -> Response:
         return self._handle(request, self._pending_rewards, required=("email",), campaign_header=True)
@@ -343,61 +450,67 @@ class ViralLoopsSandbox(Sandbox):
         else:
             params = request.get_json(silent=True)
             if not isinstance(params, dict):
-                return error(400, "Invalid JSON body")
+                return self.error(400, "Missing or invalid parameters")
         missing = [name for name in required if params.get(name) in (None, "")]
-        if missing:
-            return error(400, f"Missing required parameters: {', '.join(missing)}")
         malformed = [name for name in (*required, "newEmail") if name in params and not isinstance(params[name], str)]
-        if malformed:
-            return error(400, f"Invalid parameters: {', '.join(malformed)} must be strings")
+        if missing or malformed:
+            return self.error(400, "Missing required parameters" if missing else "Missing or invalid parameters")
+        if "email" in params and not _valid_email(params["email"]):
+            return self.error(400, "Missing or invalid parameters")
         campaign = params.get("campaignId") or (request.headers.get("x-campaign-id") if campaign_header else None)
         if campaign is not None and campaign != self.campaign_id:
-            return error(404, "Campaign not found")
+            return self.error(400, "Missing or invalid parameters")
         try:
             return action(params)
         except SandboxError as exc:
-            return error(exc.status, exc.message)
+            return self.error(exc.status, exc.message)
 
     def _add(self, params: dict[str, Any]) -> Response:
         email = params["email"]
-        if not _valid_email(email):
-            raise SandboxError(400, "Invalid email address")
-        if _key(email) in self.participants:
+        if self._key(email) in self.participants:
             raise SandboxError(409, "This email is already in the system (duplicate submission)")
         referrer_key = None
         if params.get("referrer"):
             referrer = self._by_code(str(params["referrer"]))
             if referrer is None:
-                raise SandboxError(400, f"Invalid referrer: no participant has referral code '{params['referrer']}'")
-            referrer_key = _key(referrer.email)
-        fields = params.get("customFields") or {}
-        if not isinstance(fields, dict):
-            raise SandboxError(400, "customFields must be an object")
-        record = self._create(email, params.get("firstName"), params.get("lastName"), referrer_key, fields)
+                raise SandboxError(400, "Missing or invalid parameters")
+            referrer_key = self._key(referrer.email)
+        custom = params.get("customFields") or {}
+        if not isinstance(custom, dict):
+            raise SandboxError(400, "Missing or invalid parameters")
+        # The add section documents firstName only: a lastName sent here is not kept.
+        record = self._create(email, params.get("firstName"), None, referrer_key, custom)
         return success(self._participant_view(record))
 
     def _update(self, params: dict[str, Any]) -> Response:
         record = self._participant(params["email"])
-        new_email = params.get("newEmail")
-        if new_email is not None and _key(new_email) != _key(record.email):
+        new_email: str | None = params.get("newEmail")
+        if new_email is not None and self._key(new_email) == self._key(record.email):
+            new_email = None
+        if new_email is not None:
             if not _valid_email(new_email):
-                raise SandboxError(400, "Invalid newEmail address")
-            if _key(new_email) in self.participants:
-                raise SandboxError(409, "Email conflict: the newEmail is already used by another participant")
+                raise SandboxError(400, "Missing or invalid parameters")
+            if self._key(new_email) in self.participants:
+                raise SandboxError(409, "The newEmail is already used by another participant")
         if params.get("referrer"):
             referrer = self._by_code(str(params["referrer"]))
-            if referrer is None:
-                raise SandboxError(400, f"Invalid referrer: no participant has referral code '{params['referrer']}'")
-            if referrer is record:
-                raise SandboxError(400, "Invalid referrer: a participant cannot refer themselves")
-            record.referrer = _key(referrer.email)
+            if referrer is None or referrer is record:
+                raise SandboxError(400, "Missing or invalid parameters")
+            record.referrer = self._key(referrer.email)
         if isinstance(params.get("customFields"), dict):
             record.custom_fields.update(params["customFields"])
         record.first_name = params.get("firstName", record.first_name)
         record.last_name = params.get("lastName", record.last_name)
-        if new_email is not None and _key(new_email) != _key(record.email):
+        if new_email is not None:
             self._rename(record, new_email)
-        return success(self._participant_view(record))
+        # The documented answer: the participant's first name and custom fields.
+        return success({"firstName": record.first_name, "customFields": dict(record.custom_fields)})
+
+    def _convert(self, params: dict[str, Any]) -> Response:
+        data = self.convert(params["email"])
+        if self.readings.convert_answer == "status":
+            return json_response({"status": "success"})
+        return success(data)
 
     def _flag(self, params: dict[str, Any]) -> Response:
         record = self._participant(params["email"])
@@ -409,7 +522,7 @@ class ViralLoopsSandbox(Sandbox):
         record = self._participant(params["email"])
         code = params.get("referralCode")
         for order in reversed(self.orders):
-            if _key(order["email"]) == _key(record.email) and (code is None or order["referralCode"] == code):
+            if self._key(order["email"]) == self._key(record.email) and (code is None or order["referralCode"] == code):
                 return success(order)
         raise SandboxError(404, "No order found")
 
@@ -436,8 +549,18 @@ class ViralLoopsSandbox(Sandbox):
         }
         return json_response({"status": 200, "data": data})
 
-    def _pending_rewards(self, params: dict[str, Any]) -> Response:
+    def _rank_answer(self, params: dict[str, Any]) -> Response:
         record = self._participant(params["email"])
+        if not self.readings.leaderboard:
+            raise SandboxError(400, "Missing or invalid parameters")
+        return success({"rank": self._rank(record)})
+
+    def _pending_rewards(self, params: dict[str, Any]) -> Response:
+        record = self.participants.get(self._key(params["email"]))
+        if record is None:
+            if self.readings.unknown_rewards == "404":
+                raise SandboxError(404, "Participant not found")
+            return json_response({"data": []})
         return json_response({"data": [r.pending_view() for r in record.rewards if not r.redeemed]})
 
     def _redeem_reward(self, params: dict[str, Any]) -> Response:
@@ -462,7 +585,7 @@ class ViralLoopsSandbox(Sandbox):
         milestone = str(params["milestoneId"])
         of_milestone = [r for r in record.rewards if milestone in (r.milestone_id, str(r.milestone))]
         if not of_milestone:
-            raise SandboxError(404, "Reward not found for this milestone")
+            raise SandboxError(404, "Reward not found")
         pending = [r for r in of_milestone if not r.redeemed]
         if not pending:
             raise SandboxError(409, "Reward already redeemed")
@@ -480,20 +603,20 @@ class ViralLoopsSandbox(Sandbox):
         referrer_key: str | None,
         custom_fields: dict[str, Any],
     ) -> ParticipantRecord:
-        if _key(email) in self.participants:
+        if self._key(email) in self.participants:
             raise SandboxError(409, "This email is already in the system (duplicate submission)")
         self._seq += 1
         record = ParticipantRecord(
             id=secrets.token_hex(12),
             seq=self._seq,
-            email=email.strip(),
+            email=email,
             referral_code=self._new_code(),
             first_name=first_name,
             last_name=last_name,
             custom_fields=dict(custom_fields),
             referrer=referrer_key,
         )
-        self.participants[_key(email)] = record
+        self.participants[self._key(email)] = record
         return record
 
     def _new_code(self) -> str:
@@ -503,19 +626,19 @@ class ViralLoopsSandbox(Sandbox):
                 return code
 
     def _rename(self, record: ParticipantRecord, new_email: str) -> None:
-        old = _key(record.email)
+        old = self._key(record.email)
         del self.participants[old]
-        record.email = new_email.strip()
-        self.participants[_key(new_email)] = record
+        record.email = new_email
+        self.participants[self._key(new_email)] = record
         for other in self.participants.values():
             if other.referrer == old:
-                other.referrer = _key(new_email)
+                other.referrer = self._key(new_email)
         for order in self.orders:
-            if _key(order["email"]) == old:
+            if self._key(order["email"]) == old:
                 order["email"] = record.email
 
     def _participant(self, email: str) -> ParticipantRecord:
-        record = self.participants.get(_key(email))
+        record = self.participants.get(self._key(email))
         if record is None:
             raise SandboxError(404, "Participant not found")
         return record
@@ -529,7 +652,7 @@ class ViralLoopsSandbox(Sandbox):
         return self.participants[record.referrer]
 
     def _referred(self, record: ParticipantRecord) -> list[ParticipantRecord]:
-        key = _key(record.email)
+        key = self._key(record.email)
         return sorted((p for p in self.participants.values() if p.referrer == key), key=lambda p: p.seq)
 
     def _referral_count(self, record: ParticipantRecord) -> int:
@@ -568,7 +691,7 @@ class ViralLoopsSandbox(Sandbox):
         return "converted" if record.converted else "joined"
 
     def _data_view(self, record: ParticipantRecord) -> dict[str, Any]:
-        """GET participant/data's shape."""
+        """GET participant/data's documented shape."""
         return {
             "email": record.email,
             "firstName": record.first_name,
@@ -578,8 +701,7 @@ class ViralLoopsSandbox(Sandbox):
             "referredUsers": [{"email": p.email, "status": self._status(p)} for p in self._referred(record)],
         }
 
-    def _participant_view(self, record: ParticipantRecord) -> dict[str, Any]:
-        """GET participant's shape (undocumented): participant/data's plus the participant's own fields."""
+    def _full_view(self, record: ParticipantRecord) -> dict[str, Any]:
         referrer = self.participants.get(record.referrer) if record.referrer else None
         return {
             "_id": record.id,
@@ -593,6 +715,23 @@ class ViralLoopsSandbox(Sandbox):
             "flagged": record.flagged,
         }
 
+    def _participant_view(self, record: ParticipantRecord) -> dict[str, Any]:
+        """GET participant's answer (undocumented), as the ``participantAnswer`` reading has it."""
+        reading = self.readings.participant_answer
+        if reading == "full":
+            return self._full_view(record)
+        if reading == "data":
+            return {**self._data_view(record), "referralCode": record.referral_code}
+        return {
+            "firstName": record.first_name,
+            "referralCode": record.referral_code,
+            "referralCount": self._referral_count(record),
+        }
+
+    def _state_view(self, record: ParticipantRecord) -> dict[str, Any]:
+        """Everything the sandbox knows of a participant (for tests and the control routes)."""
+        return {**self._full_view(record), "flagReason": record.flag_reason}
+
     def _referrals(self, record: ParticipantRecord) -> list[dict[str, Any]]:
         return [
             {"email": p.email, "status": self._status(p), "createdAt": p.created_at} for p in self._referred(record)
@@ -602,10 +741,17 @@ class ViralLoopsSandbox(Sandbox):
 
     def control(self, request: Request, action: str, payload: Any) -> Response:
         body = payload if isinstance(payload, dict) else {}
+        if action == "readings":
+            if request.method == "POST":
+                try:
+                    self.set_readings(self.readings.updated(body))
+                except (TypeError, ValueError) as exc:
+                    return json_response({"error": str(exc)}, 400)
+            return json_response(self.readings.to_wire())
         if request.method == "GET" and action == "participants":
             with self.lock:
                 ordered = sorted(self.participants.values(), key=lambda p: p.seq)
-                return json_response([self._participant_view(p) for p in ordered])
+                return json_response([self._state_view(p) for p in ordered])
         if request.method != "POST" or action not in ("participants", "conversions", "rewards", "orders"):
             return super().control(request, action, payload)
         if not isinstance(body.get("email"), str):
@@ -636,7 +782,7 @@ class ViralLoopsSandbox(Sandbox):
                     referral_code=body.get("referralCode"),
                 )
         except SandboxError as exc:
-            return error(exc.status, exc.message)
+            return self.error(exc.status, exc.message)
         except ValueError as exc:
             return json_response({"error": str(exc)}, 400)
         return json_response(created, 201)

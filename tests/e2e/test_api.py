@@ -237,7 +237,53 @@ def test_flag_sends_the_reason_to_viral_loops(hub, sandboxes):
     assert response.json()["flagged"] is True
     (received,) = sandboxes.viral_loops.requests_to("/participant/flag", "POST")
     assert (received.json["email"], received.json["reason"]) == (address, "same IP as 40 others")
-    assert hub.get(f"/campaigns/{VIRAL_LOOPS}/participants/{address}").json()["flagged"] is True
+    # Viral Loops' participant answers never say whether one is flagged: the provider's state says it
+    assert sandboxes.viral_loops.participant(address)["flagged"] is True
+
+
+def test_viral_loops_rewards_are_read_and_redeemed_on_the_rewards_host(hub, sandboxes):
+    # Given a Viral Loops referrer with a pending reward
+    referrer, friend = referred_pair(hub, VIRAL_LOOPS)
+    hub.post(f"/campaigns/{VIRAL_LOOPS}/conversions", {"email": friend})
+    (reward,) = hub.get(f"/campaigns/{VIRAL_LOOPS}/participants/{referrer}/rewards?status=pending").json()["items"]
+    # When it is redeemed
+    response = hub.post(f"/campaigns/{VIRAL_LOOPS}/redemptions", {"email": referrer, "rewardId": reward["id"]})
+    # Then it is redeemed, and every reward call reached the rewards base (…/v2/…), never the /api host
+    assert response.status_code == 200, response.text
+    reward_paths = [r.path for r in sandboxes.viral_loops.received if "/rewards/" in r.path]
+    assert reward_paths and all(path.startswith("/v2/campaign/participant/rewards/") for path in reward_paths)
+
+
+def test_a_viral_loops_convert_answers_credited(hub, sandboxes):
+    # Given a referred Viral Loops participant
+    referrer, friend = referred_pair(hub, VIRAL_LOOPS)
+    # When the friend converts
+    response = hub.post(f"/campaigns/{VIRAL_LOOPS}/conversions", {"email": friend})
+    # Then the hub says the referrer was credited, and Viral Loops counts it
+    assert response.status_code == 200, response.text
+    assert response.json()["credited"] is True
+    assert sandboxes.viral_loops.participant(referrer)["referralCount"] == 1
+
+
+def test_a_viral_loops_add_with_an_ip_address_is_refused_naming_it(hub, sandboxes):
+    # Given an add carrying ipAddress, which Viral Loops has no place for
+    response = hub.post(f"/campaigns/{VIRAL_LOOPS}/participants", {"email": email(), "ipAddress": "203.0.113.9"})
+    # Then it is refused with 422 naming the field, and Viral Loops received nothing
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "ipAddress"
+    assert sandboxes.viral_loops.received == []
+
+
+def test_a_viral_loops_participant_is_read_with_a_mixed_case_email(hub, sandboxes):
+    # Given a Viral Loops participant
+    address = email()
+    add(hub, VIRAL_LOOPS, address, firstName="Grace")
+    # When it is read with its email in upper case
+    response = hub.get(f"/campaigns/{VIRAL_LOOPS}/participants/{address.upper()}")
+    # Then it is found (Viral Loops was sent the lower-case email) and its id is its referral code
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == response.json()["referralCode"]
+    assert {r.query.get("email") for r in sandboxes.viral_loops.requests_to("/participant", "GET")} == {address}
 
 
 @pytest.mark.parametrize("campaign", [GROWSURF, SPARKLOOP])
@@ -328,7 +374,7 @@ def test_sync_contact_upserts_the_contact_and_sends_the_event_once(hub, sandboxe
         "pro",
     )
     (event,) = sandboxes.loops.requests_to("/events/send", "POST")
-    assert (event.json["eventName"], event.json["price"]) == ("upgraded", 99)
+    assert (event.json["eventName"], event.json["eventProperties"]["price"]) == ("upgraded", 99)
     assert event.header("Idempotency-Key")
 
 

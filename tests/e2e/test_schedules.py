@@ -65,7 +65,10 @@ def seed_referral_campaigns(sandboxes: Sandboxes, tag: str, *, credited: bool = 
     emails = {name: f"{name}-{tag}@example.com" for name in ("ada", "grace", "linus", "kim")}
     growsurf, sparkloop = sandboxes.growsurf, sandboxes.sparkloop
     growsurf.seed_participant(emails["ada"], first_name="Ada", last_name="Lovelace")
-    growsurf.seed_participant(emails["grace"], first_name="Grace", referrer=emails["ada"])
+    # Pending until triggered, whatever the sandbox's referral trigger (GrowSurf's default depends on it)
+    growsurf.seed_participant(
+        emails["grace"], first_name="Grace", referrer=emails["ada"], referral_status="CREDIT_PENDING"
+    )
     if credited:
         growsurf.trigger(emails["grace"])
     linus = sparkloop.seed_subscriber(emails["linus"], name="Linus Torvalds")
@@ -151,8 +154,20 @@ def test_a_pending_reward_produces_exactly_one_loops_event_across_three_runs(hub
     # Then Loops received the reward's event exactly once, for Ada, naming the reward
     events = [e for e in sandboxes.loops.events_named("referralRewardPending") if e.email == emails["ada"]]
     assert len(events) == 1
-    assert events[0].properties["pendingRewardId"] == reward["id"]
-    assert events[0].properties["referralCampaign"] == "demo-growsurf"
-    assert results[0]["totals"]["queued"] == 1
+    assert events[0].event_properties["pendingRewardId"] == reward["id"]
+    assert events[0].event_properties["referralCampaign"] == "demo-growsurf"
+    # And the reward travelled as eventProperties of events/send, not written onto Ada's contact
+    (sent,) = [
+        r.json
+        for r in sandboxes.loops.requests_to("/events/send", "POST")
+        if r.status == 200 and r.json["email"] == emails["ada"] and r.json["eventName"] == "referralRewardPending"
+    ]
+    assert set(sent) == {"email", "eventName", "eventProperties"}
+    assert sent["eventProperties"]["pendingRewardId"] == reward["id"]
+    assert "pendingRewardId" not in (sandboxes.loops.stored(emails["ada"]) or {})
+    # And the first run queued the two rewards of the double-sided goal (Ada's and Grace's), once each
+    grace = [e for e in sandboxes.loops.events_named("referralRewardPending") if e.email == emails["grace"]]
+    assert len(grace) == 1
+    assert results[0]["totals"]["queued"] == 2
     # And a later run, once the event is sent, queues nothing more
     assert run_task(hub, PENDING)["jobId"] is None

@@ -148,12 +148,15 @@ def test_a_validly_signed_growsurf_goal_becomes_contact_syncs_and_loops_events(h
     )
     by_name = {event.name: event for event in events}
     assert set(by_name) == {"referralRewardEarned", "referralConverted"}
-    assert by_name["referralRewardEarned"].properties["rewardId"] == f"prew_{referrer['id']}_{referee['id']}"
-    assert by_name["referralRewardEarned"].properties["couponCode"] == "THANKS-20"
-    assert by_name["referralConverted"].properties["referredEmail"] == referee["email"]
+    assert by_name["referralRewardEarned"].event_properties["rewardId"] == f"prew_{referrer['id']}_{referee['id']}"
+    assert by_name["referralRewardEarned"].event_properties["couponCode"] == "THANKS-20"
+    assert by_name["referralConverted"].event_properties["referredEmail"] == referee["email"]
     assert all(event.idempotency_key for event in events)
     contact = sandboxes.loops.contact(referrer["email"])
     assert contact is not None
+    # And the event's data travelled as eventProperties, not as contact properties written onto the contact
+    assert all(event.contact_properties == {} for event in events)
+    assert not {"rewardId", "couponCode", "referredEmail"} & set(contact)
     assert contact["referralCount"] == 1
     assert contact["referralShareUrl"] == referrer["shareUrl"]
     assert contact["referralCampaign"] == "demo-growsurf"
@@ -398,3 +401,29 @@ def test_no_webhook_secret_appears_in_the_hub_log(hub: Hub, sandboxes: Sandboxes
     # Then none of the webhook secrets is in it
     assert "/webhooks/" in log
     assert [secret for secret in DEMO_WEBHOOK_SECRETS.values() if secret in log] == []
+
+
+def test_a_webhook_event_reaches_loops_events_send_with_its_data_in_event_properties(hub: Hub, sandboxes: Sandboxes):
+    # Given GrowSurf's goal event for a referrer whose friend converted
+    referrer, referee = growsurf_participant("Ada"), growsurf_participant("Grace")
+    # When GrowSurf delivers it
+    response = post(hub, "growsurf", growsurf_goal(sandboxes, referrer, referee), secret=GROWSURF_SECRET)
+    assert response.status_code == 200, response.text
+    wait_until(lambda: len(events_for(sandboxes, referrer["email"])) == 2)
+    # Then each events/send body held only the email, the event name and eventProperties
+    sends = [
+        r.json for r in sandboxes.loops.requests_to("/events/send", "POST") if r.json["email"] == referrer["email"]
+    ]
+    assert {body["eventName"] for body in sends} == {"referralRewardEarned", "referralConverted"}
+    assert all(set(body) == {"email", "eventName", "eventProperties"} for body in sends)
+    earned = next(body for body in sends if body["eventName"] == "referralRewardEarned")
+    assert earned["eventProperties"]["rewardId"] == f"prew_{referrer['id']}_{referee['id']}"
+    assert earned["eventProperties"]["couponCode"] == "THANKS-20"
+    assert earned["eventProperties"]["referralCampaign"] == "demo-growsurf"
+    # And the contact properties (the referral stats) went to contacts/update, without the event's data
+    updates = [
+        r.json for r in sandboxes.loops.requests_to("/contacts/update", "PUT") if r.json["email"] == referrer["email"]
+    ]
+    assert updates
+    assert all(update["referralShareUrl"] == referrer["shareUrl"] for update in updates)
+    assert all(not {"rewardId", "couponCode", "eventProperties"} & set(update) for update in updates)

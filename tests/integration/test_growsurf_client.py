@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from hub.config import CampaignConfig
 from hub.errors import (
     AlreadyConverted,
-    AlreadyRedeemed,
     CampaignNotFound,
     Conflict,
-    EmailTaken,
     HubError,
     ParticipantNotFound,
     ProviderAuthFailed,
@@ -21,7 +20,9 @@ from hub.errors import (
     RewardNotFound,
     ValidationError,
 )
+from hub.programs.growsurf import GrowSurfProgram
 from hub.providers.growsurf import GrowSurfClient
+from hub.schemas import AddParticipantRequest
 from local.sandbox.base import SandboxRate
 from local.sandbox.growsurf import MASKED_EMAIL, GrowSurfSandbox
 
@@ -32,9 +33,24 @@ ANN = "ann+promo@example.com"
 ANN_ENCODED = "ann%2Bpromo%40example.com"
 
 
-@pytest.fixture
-def sandbox(start_sandbox) -> GrowSurfSandbox:
-    return start_sandbox(GrowSurfSandbox(api_key=KEY, campaign_id=CAMPAIGN))
+#: The sandbox's readings where the document is silent: its default (the least convenient one) and the
+#: others. Every test of this module runs under each.
+SETTINGS = {
+    "least-convenient": {},
+    "coded-errors-qualifying-action": {
+        "error_style": "coded",
+        "referral_trigger": "SIGN_UP_QUALIFYING_ACTION",
+        "trigger_refusals": True,
+        "double_sided": False,
+        "optional_fields": True,
+    },
+    "message-errors": {"error_style": "message", "approval_webhook": False},
+}
+
+
+@pytest.fixture(params=list(SETTINGS), ids=list(SETTINGS))
+def sandbox(request, start_sandbox) -> GrowSurfSandbox:
+    return start_sandbox(GrowSurfSandbox(api_key=KEY, campaign_id=CAMPAIGN, **SETTINGS[request.param]))
 
 
 @pytest.fixture
@@ -51,7 +67,9 @@ def ann(sandbox) -> dict:
 @pytest.fixture
 def bob(sandbox, ann) -> dict:
     """A participant Ann referred, whose credit is still pending."""
-    return sandbox.seed_participant("bob@example.com", first_name="Bob", referrer=ann["id"])
+    return sandbox.seed_participant(
+        "bob@example.com", first_name="Bob", referrer=ann["id"], referral_status="CREDIT_PENDING"
+    )
 
 
 def only(sandbox: GrowSurfSandbox, path: str, method: str):
@@ -63,7 +81,9 @@ def only(sandbox: GrowSurfSandbox, path: str, method: str):
 def refer(sandbox: GrowSurfSandbox, referrer_id: str, count: int, *, convert: bool = True) -> list[dict]:
     friends = []
     for n in range(count):
-        friend = sandbox.seed_participant(f"friend{n}-{referrer_id}@example.com", referrer=referrer_id)
+        friend = sandbox.seed_participant(
+            f"friend{n}-{referrer_id}@example.com", referrer=referrer_id, referral_status="CREDIT_PENDING"
+        )
         if convert:
             sandbox.trigger(friend["id"])
         friends.append(friend)
@@ -252,20 +272,31 @@ def test_trigger_referral_by_email_url_encodes_the_email(sandbox, client, ann):
     assert sandbox.participant(ann["id"])["referralCount"] == 1
 
 
-def test_trigger_referral_already_awarded_raises_already_converted(sandbox, client, ann, bob):
+def test_trigger_referral_already_awarded_does_not_credit_twice(sandbox, client, ann, bob):
     # Given Bob's referral already triggered
     client.trigger_referral_by_id(bob["id"])
-    # When it is triggered again, Then AlreadyConverted, and Ann was credited once
-    with pytest.raises(AlreadyConverted):
-        client.trigger_referral_by_email("bob@example.com")
+    # When it is triggered again: the document shows only the success answer (credit goes to a
+    # CREDIT_PENDING referral alone), an error body it never shows is a 400 the client cannot read further
+    if sandbox.trigger_refusals:
+        with pytest.raises(ValidationError):
+            client.trigger_referral_by_email("bob@example.com")
+    else:
+        assert client.trigger_referral_by_email("bob@example.com")["success"] is True
+    # Then Ann was credited once
     assert sandbox.participant(ann["id"])["referralCount"] == 1
 
 
-def test_trigger_referral_of_someone_nobody_referred_is_a_validation_error(client, ann):
+def test_trigger_referral_of_someone_nobody_referred_credits_nobody(sandbox, client, ann):
     # Given Ann, who joined directly
-    # When her referral is triggered, Then it is refused as a validation error
-    with pytest.raises(ValidationError):
-        client.trigger_referral_by_id(ann["id"])
+    # When her referral is triggered: refused (400) or the documented success, by the sandbox's reading
+    if sandbox.trigger_refusals:
+        with pytest.raises(ValidationError):
+            client.trigger_referral_by_id(ann["id"])
+    else:
+        assert client.trigger_referral_by_id(ann["id"])["success"] is True
+    # Then nobody was credited
+    assert sandbox.participant(ann["id"]).get("referralStatus") is None
+    assert sandbox.participant(ann["id"])["referralCount"] == 0
 
 
 def test_trigger_referral_of_an_expired_credit_succeeds_without_credit(sandbox, client, ann):
@@ -275,6 +306,21 @@ def test_trigger_referral_of_an_expired_credit_succeeds_without_credit(sandbox, 
     result = client.trigger_referral_by_id(friend["id"])
     # Then the answer is the documented success, but Ann got no credit
     assert result["success"] is True
+    assert sandbox.participant(ann["id"])["referralCount"] == 0
+
+
+def test_trigger_referral_past_the_expiry_window_succeeds_without_credit(sandbox, client, ann):
+    # Given a campaign whose credit expires an hour after sign-up, and a friend who joined two hours ago
+    sandbox.configure(creditExpiryMs=3_600_000)
+    joined = sandbox.clock() - 7_200_000
+    friend = sandbox.seed_participant(
+        "slow@example.com", referrer=ann["id"], referral_status="CREDIT_PENDING", created_at=joined
+    )
+    # When the referral is triggered
+    result = client.trigger_referral_by_id(friend["id"])
+    # Then the answer is the documented success, the credit expired, and Ann got none
+    assert result == {"success": True, "message": "Successfully awarded referral credit."}
+    assert sandbox.participant(friend["id"])["referralStatus"] == "CREDIT_EXPIRED"
     assert sandbox.participant(ann["id"])["referralCount"] == 0
 
 
@@ -320,27 +366,27 @@ def test_update_participant_by_email_finds_the_participant_by_its_current_email(
     assert result["firstName"] == "Annie"
 
 
-def test_update_participant_to_a_taken_email_raises_email_taken(sandbox, client, ann, bob):
+def test_update_participant_to_a_taken_email_is_a_validation_error(sandbox, client, ann, bob):
     # Given Ann and Bob
-    # When Bob's email is changed to Ann's, Then EmailTaken, and Bob keeps his
-    with pytest.raises(EmailTaken):
+    # When Bob's email is changed to Ann's, Then a validation error (no error body is documented), and Bob keeps his
+    with pytest.raises(ValidationError):
         client.update_participant_by_id(bob["id"], email=ANN)
     assert sandbox.participant(bob["id"])["email"] == "bob@example.com"
 
 
-def test_update_participant_referrer_when_one_is_assigned_raises_conflict(sandbox, client, bob):
+def test_update_participant_referrer_when_one_is_assigned_is_a_validation_error(sandbox, client, bob):
     # Given Bob, referred by Ann, and another participant
     other = sandbox.seed_participant("other@example.com")
-    # When Bob is given another referrer, Then Conflict
-    with pytest.raises(Conflict):
+    # When Bob is given another referrer, Then a validation error (no error body is documented)
+    with pytest.raises(ValidationError):
         client.update_participant_by_id(bob["id"], referred_by=other["id"])
 
 
-def test_update_participant_referral_status_once_awarded_raises_already_converted(sandbox, client, bob):
+def test_update_participant_referral_status_once_awarded_is_a_validation_error(sandbox, client, bob):
     # Given Bob's credit awarded
     sandbox.trigger(bob["id"])
-    # When his referral status is set again, Then AlreadyConverted
-    with pytest.raises(AlreadyConverted):
+    # When his referral status is set again, Then a validation error (no error body is documented)
+    with pytest.raises(ValidationError):
         client.update_participant_by_id(bob["id"], referral_status="CREDIT_EXPIRED")
 
 
@@ -349,7 +395,7 @@ def test_update_participant_with_invalid_vanity_keys_names_the_field(sandbox, cl
     # When he is given Ann's id as a vanity key, Then a validation error names vanityKeys
     with pytest.raises(ValidationError) as raised:
         client.update_participant_by_id(bob["id"], vanity_keys=[ann["id"]])
-    assert raised.value.details[0]["field"] == "vanityKeys"
+    assert raised.value.message.startswith("GrowSurf rejected the request")
 
 
 def test_remove_participant_by_id_removes_the_participant(sandbox, client, ann):
@@ -442,19 +488,19 @@ def test_approve_participant_reward_with_fulfill_fulfills_it(sandbox, client, an
     assert after["fulfilledAt"] is not None
 
 
-def test_approving_an_approved_reward_raises_conflict(sandbox, client, ann):
+def test_approving_an_approved_reward_is_a_validation_error(sandbox, client, ann):
     # Given an approved reward
     reward = sandbox.grant_reward(ann["id"], approved=True)
-    # When it is approved again, Then Conflict
-    with pytest.raises(Conflict):
+    # When it is approved again, Then a validation error (no error body is documented)
+    with pytest.raises(ValidationError):
         client.approve_participant_reward(reward["id"])
 
 
-def test_approving_a_fulfilled_reward_raises_already_redeemed(sandbox, client, ann):
+def test_approving_a_fulfilled_reward_is_a_validation_error(sandbox, client, ann):
     # Given a fulfilled reward
     reward = sandbox.grant_reward(ann["id"], fulfilled=True)
-    # When it is approved with fulfill again, Then AlreadyRedeemed
-    with pytest.raises(AlreadyRedeemed):
+    # When it is approved with fulfill again, Then a validation error (no error body is documented)
+    with pytest.raises(ValidationError):
         client.approve_participant_reward(reward["id"], fulfill=True)
 
 
@@ -469,20 +515,20 @@ def test_fulfill_participant_reward_fulfills_an_approved_reward(sandbox, client,
     assert sandbox.rewards_of(ann["id"])[0]["status"] == "FULFILLED"
 
 
-def test_fulfilling_a_reward_not_approved_raises_conflict(sandbox, client, ann):
+def test_fulfilling_a_reward_not_approved_is_a_validation_error(sandbox, client, ann):
     # Given a pending reward
     reward = sandbox.grant_reward(ann["id"])
-    # When it is fulfilled before approval, Then Conflict, and it stays pending
-    with pytest.raises(Conflict):
+    # When it is fulfilled before approval, Then a validation error (no error body is documented), and it stays pending
+    with pytest.raises(ValidationError):
         client.fulfill_participant_reward(reward["id"])
     assert sandbox.rewards_of(ann["id"])[0]["status"] == "PENDING"
 
 
-def test_fulfilling_a_fulfilled_reward_raises_already_redeemed(sandbox, client, ann):
+def test_fulfilling_a_fulfilled_reward_is_a_validation_error(sandbox, client, ann):
     # Given a fulfilled reward
     reward = sandbox.grant_reward(ann["id"], fulfilled=True)
-    # When it is fulfilled again, Then AlreadyRedeemed
-    with pytest.raises(AlreadyRedeemed):
+    # When it is fulfilled again, Then a validation error (no error body is documented)
+    with pytest.raises(ValidationError):
         client.fulfill_participant_reward(reward["id"])
 
 
@@ -497,11 +543,11 @@ def test_remove_participant_reward_removes_an_unapproved_reward(sandbox, client,
     assert sandbox.rewards_of(ann["id"]) == []
 
 
-def test_removing_an_approved_reward_raises_conflict(sandbox, client, ann):
+def test_removing_an_approved_reward_is_a_validation_error(sandbox, client, ann):
     # Given an approved reward
     reward = sandbox.grant_reward(ann["id"], approved=True)
-    # When it is removed, Then Conflict, and it stays
-    with pytest.raises(Conflict):
+    # When it is removed, Then a validation error (no error body is documented), and it stays
+    with pytest.raises(ValidationError):
         client.remove_participant_reward(reward["id"])
     assert len(sandbox.rewards_of(ann["id"])) == 1
 
@@ -628,14 +674,15 @@ def test_send_participant_invites_by_email_url_encodes_the_email(sandbox, client
     assert sandbox.sent_invites[0].email_addresses == ["z@example.com"]
 
 
-def test_send_invites_without_a_subject_names_the_field(client, ann):
+def test_send_invites_without_a_subject_is_a_validation_error(sandbox, client, ann):
     # Given Ann
     # When invites are sent with an empty subject, Then a validation error names subjectText
     with pytest.raises(ValidationError) as raised:
         client.send_participant_invites_by_id(
             ann["id"], email_addresses=["z@example.com"], message_text="hi", subject_text=""
         )
-    assert raised.value.details == [{"field": "subjectText", "reason": "subjectText is required"}]
+    assert raised.value.message.startswith("GrowSurf rejected the request")
+    assert sandbox.sent_invites == []
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -661,7 +708,7 @@ def test_an_invalid_email_raises_a_validation_error_naming_email(client):
     # When it is added, Then a validation error names the email field
     with pytest.raises(ValidationError) as raised:
         client.add_participant("not-an-email")
-    assert raised.value.details[0]["field"] == "email"
+    assert raised.value.message.startswith("GrowSurf rejected the request")
 
 
 def test_a_limit_over_100_raises_a_validation_error_naming_limit(client):
@@ -669,7 +716,7 @@ def test_a_limit_over_100_raises_a_validation_error_naming_limit(client):
     # When participants are listed with it, Then a validation error names limit
     with pytest.raises(ValidationError) as raised:
         client.get_participants(limit=101)
-    assert raised.value.details[0]["field"] == "limit"
+    assert raised.value.message.startswith("GrowSurf rejected the request")
 
 
 def test_a_wrong_key_raises_provider_auth_failed_without_the_key(sandbox, fast_policy):
@@ -787,9 +834,14 @@ def test_a_missing_key_is_401_unauthorized(sandbox):
     # Given a request without Authorization
     # When it reaches the sandbox
     response = requests.get(f"{sandbox.base_url}/campaigns", timeout=2)
-    # Then it is 401 with code UNAUTHORIZED
+    # Then it is 401, with the body of the sandbox's error style (GrowSurf documents none)
     assert response.status_code == 401
-    assert response.json() == {"success": False, "code": "UNAUTHORIZED", "message": "Missing or invalid API key"}
+    expected = {
+        "empty": b"",
+        "message": b'{"success": false, "message": "Missing or invalid API key"}',
+        "coded": b'{"success": false, "code": "UNAUTHORIZED", "message": "Missing or invalid API key"}',
+    }
+    assert response.content == expected[sandbox.error_style]
 
 
 # -- the sandbox's own behaviour -------------------------------------------------------------------
@@ -830,18 +882,30 @@ def test_without_manual_approval_rewards_are_approved_at_once(start_sandbox):
 
 def test_a_sign_up_referral_trigger_awards_credit_on_joining(start_sandbox, fast_policy):
     # Given a campaign whose referral trigger is "Sign Up"
+    sandbox = start_sandbox(GrowSurfSandbox(api_key=KEY, campaign_id=CAMPAIGN, referral_trigger="SIGN_UP"))
+    client = GrowSurfClient(KEY, CAMPAIGN, base_url=sandbox.base_url, policy=fast_policy)
+    ann = sandbox.seed_participant(ANN)
+    # When a friend joins through Ann, without a referralStatus
+    friend = client.add_participant("friend@example.com", referred_by=ann["id"])
+    # Then the credit is awarded at once, and triggering it again credits nothing more
+    assert friend["referralStatus"] == "CREDIT_AWARDED"
+    assert sandbox.participant(ann["id"])["referralCount"] == 1
+    assert client.trigger_referral_by_id(friend["id"])["success"] is True
+    assert sandbox.participant(ann["id"])["referralCount"] == 1
+
+
+def test_a_qualifying_action_referral_trigger_leaves_credit_pending(start_sandbox, fast_policy):
+    # Given a campaign whose referral trigger is "Sign up + Qualifying Action"
     sandbox = start_sandbox(
-        GrowSurfSandbox(api_key=KEY, campaign_id=CAMPAIGN, default_referral_status="CREDIT_AWARDED")
+        GrowSurfSandbox(api_key=KEY, campaign_id=CAMPAIGN, referral_trigger="SIGN_UP_QUALIFYING_ACTION")
     )
     client = GrowSurfClient(KEY, CAMPAIGN, base_url=sandbox.base_url, policy=fast_policy)
     ann = sandbox.seed_participant(ANN)
-    # When a friend joins through Ann
+    # When a friend joins through Ann, without a referralStatus
     friend = client.add_participant("friend@example.com", referred_by=ann["id"])
-    # Then the credit is awarded at once, and triggering it again is refused
-    assert friend["referralStatus"] == "CREDIT_AWARDED"
-    assert sandbox.participant(ann["id"])["referralCount"] == 1
-    with pytest.raises(AlreadyConverted):
-        client.trigger_referral_by_id(friend["id"])
+    # Then the credit is pending, and Ann has none yet
+    assert friend["referralStatus"] == "CREDIT_PENDING"
+    assert sandbox.participant(ann["id"])["referralCount"] == 0
 
 
 def test_an_unknown_referred_by_on_add_is_ignored(client):
@@ -857,7 +921,7 @@ def test_the_leaderboard_refuses_a_limit_of_one(client, ann):
     # When a page of one is asked for, Then a validation error names limit
     with pytest.raises(ValidationError) as raised:
         client.get_leaderboard(limit=1)
-    assert raised.value.details[0]["field"] == "limit"
+    assert raised.value.message.startswith("GrowSurf rejected the request")
 
 
 def test_an_unknown_next_id_is_a_validation_error(client, ann):
@@ -865,13 +929,15 @@ def test_an_unknown_next_id_is_a_validation_error(client, ann):
     # When a page is asked to start there, Then a validation error names nextId
     with pytest.raises(ValidationError) as raised:
         client.get_participants(next_id="zzzzzz")
-    assert raised.value.details[0]["field"] == "nextId"
+    assert raised.value.message.startswith("GrowSurf rejected the request")
 
 
 def test_monthly_and_previous_month_leaderboards(start_sandbox, fast_policy):
     # Given a clock in March, Ann (from January) credited twice in February, Cat credited once in March
     march = int(datetime(2024, 3, 15, tzinfo=UTC).timestamp() * 1000)
-    sandbox = start_sandbox(GrowSurfSandbox(api_key=KEY, campaign_id=CAMPAIGN, clock=lambda: march))
+    sandbox = start_sandbox(
+        GrowSurfSandbox(api_key=KEY, campaign_id=CAMPAIGN, clock=lambda: march, optional_fields=True)
+    )
     client = GrowSurfClient(KEY, CAMPAIGN, base_url=sandbox.base_url, policy=fast_policy)
     ann = sandbox.seed_participant(ANN, created_at=datetime(2024, 1, 2, tzinfo=UTC))
     cat = sandbox.seed_participant("cat@example.com", created_at=datetime(2024, 3, 1, tzinfo=UTC))
@@ -906,8 +972,8 @@ def test_an_invite_is_dropped_when_the_invitee_joins_through_the_inviter(sandbox
     client.send_participant_invites_by_id(
         ann["id"], email_addresses=["x@example.com"], message_text="m", subject_text="s"
     )
-    # When x joins referred by Ann
-    client.add_participant("x@example.com", referred_by=ann["id"])
+    # When x joins referred by Ann, credit pending
+    client.add_participant("x@example.com", referred_by=ann["id"], referral_status="CREDIT_PENDING")
     # Then Ann's list holds the referral, not the invite any more
     referrals = client.get_participant_referrals_by_id(ann["id"])["referrals"]
     assert [(r["email"], r["referralStatus"]) for r in referrals] == [("x@example.com", "CREDIT_PENDING")]
@@ -989,3 +1055,139 @@ def test_add_participant_answers_200_for_a_new_and_for_an_existing_email(sandbox
     # Then both answers are 200 with the same participant
     assert (first.status_code, second.status_code) == (200, 200)
     assert first.json()["id"] == second.json()["id"]
+
+
+# -- the program: referral credit, convert, 404s whatever their body -------------------------------
+
+
+def program(client: GrowSurfClient, credit_referrals: str = "on_conversion") -> GrowSurfProgram:
+    config = CampaignConfig.model_validate(
+        {"provider": "growsurf", "campaign_id": CAMPAIGN, "key": {"value": KEY}, "credit_referrals": credit_referrals}
+    )
+    return GrowSurfProgram("spring", config, client)
+
+
+@pytest.mark.parametrize(
+    ("credit_referrals", "status", "count"),
+    [("on_conversion", "CREDIT_PENDING", 0), ("on_signup", "CREDIT_AWARDED", 1)],
+)
+def test_adding_a_referred_participant_sends_the_referral_status_of_credit_referrals(
+    sandbox, client, ann, credit_referrals, status, count
+):
+    # Given a campaign crediting referrals on conversion or on sign-up
+    hub = program(client, credit_referrals)
+    # When a friend of Ann's is added
+    friend, created = hub.add_participant(AddParticipantRequest(email="fay@example.com", referrer=ann["id"]))
+    # Then GrowSurf received that referralStatus, whatever its referral trigger, and Ann's credit follows
+    (post,) = sandbox.requests_to(f"{BASE}/participant", "POST")
+    assert post.json["referralStatus"] == status
+    assert (created, friend.referrer.referral_code) == (True, ann["id"])
+    assert sandbox.participant(ann["id"])["referralCount"] == count
+
+
+def test_adding_a_participant_nobody_referred_sends_no_referral_status(sandbox, client):
+    # Given a campaign crediting on conversion
+    # When someone joins directly
+    program(client).add_participant(AddParticipantRequest(email="solo@example.com"))
+    # Then no referralStatus was sent (it is the referrer's credit status)
+    (post,) = sandbox.requests_to(f"{BASE}/participant", "POST")
+    assert "referralStatus" not in post.json
+
+
+@pytest.mark.parametrize("body", [None, {"error": "Resource missing"}, {"message": "Not Found"}])
+def test_a_new_email_is_added_whatever_body_the_lookups_404_has(sandbox, client, body):
+    # Given GrowSurf answering the participant lookup 404 with a body the client has never seen
+    sandbox.inject(404, body=body if body is not None else "", path="/participant/", method="GET")
+    # When a new email is added
+    participant, created = program(client).add_participant(AddParticipantRequest(email="new@example.com"))
+    # Then the 404 meant "not there", and the participant was added
+    assert (participant.email, created) == ("new@example.com", True)
+    assert len(sandbox.requests_to(f"{BASE}/participant", "POST")) == 1
+
+
+def test_a_404_on_a_reward_path_is_reward_not_found_whatever_its_body(sandbox, client):
+    # Given GrowSurf answering a reward call 404 with an unseen body
+    sandbox.inject(404, body={"oops": True}, path="/reward/")
+    # When the reward is approved, Then RewardNotFound
+    with pytest.raises(RewardNotFound):
+        client.approve_participant_reward("abc123")
+
+
+def test_a_404_on_add_participant_is_campaign_not_found(sandbox, fast_policy):
+    # Given a client of a campaign id GrowSurf does not have
+    other = GrowSurfClient(KEY, "nosuch", base_url=sandbox.base_url, policy=fast_policy)
+    # When a participant is added to it, Then CampaignNotFound (the add path names no participant)
+    with pytest.raises(CampaignNotFound):
+        other.add_participant("x@example.com")
+
+
+def test_convert_of_a_pending_referral_triggers_it_and_answers_credited(sandbox, client, ann, bob):
+    # Given Bob's pending referral
+    # When he converts
+    result = program(client).convert("bob@example.com")
+    # Then the trigger was posted, Ann credited, and the answer says so
+    assert len(sandbox.requests_to(f"{BASE}/participant/bob@example.com/ref", "POST")) == 1
+    assert (result["converted"], result["credited"], result["referralStatus"]) == (True, True, "CREDIT_AWARDED")
+    assert result["reason"] is None
+    assert result["referrer"]["referralCode"] == ann["id"]
+    assert sandbox.participant(ann["id"])["referralCount"] == 1
+
+
+def test_convert_past_the_expiry_window_answers_not_credited_with_the_reason(sandbox, client, ann):
+    # Given a credit window of an hour and a friend who joined two hours ago
+    sandbox.configure(creditExpiryMs=3_600_000)
+    sandbox.seed_participant(
+        "slow@example.com", referrer=ann["id"], referral_status="CREDIT_PENDING", created_at=sandbox.clock() - 7_200_000
+    )
+    # When the friend converts
+    result = program(client).convert("slow@example.com")
+    # Then GrowSurf answered success, but the hub read back that nobody was credited, and says why
+    assert (result["credited"], result["referralStatus"]) == (False, "CREDIT_EXPIRED")
+    assert result["reason"].startswith("CREDIT_EXPIRED")
+    assert sandbox.participant(ann["id"])["referralCount"] == 0
+
+
+def test_convert_of_a_credited_referral_is_already_converted_and_triggers_nothing(sandbox, client, ann, bob):
+    # Given Bob's referral credited already
+    sandbox.trigger(bob["id"])
+    # When he converts, Then 409 ALREADY_CONVERTED, and no trigger reached GrowSurf
+    with pytest.raises(AlreadyConverted):
+        program(client).convert("bob@example.com")
+    assert sandbox.requests_to("/ref", "POST") == []
+    assert sandbox.participant(ann["id"])["referralCount"] == 1
+
+
+def test_convert_of_a_participant_nobody_referred_is_a_409_not_referred(sandbox, client, ann):
+    # Given Ann, who joined directly
+    # When she converts, Then 409 NOT_REFERRED names why, and no trigger reached GrowSurf
+    with pytest.raises(Conflict) as raised:
+        program(client).convert(ANN)
+    assert raised.value.code == "NOT_REFERRED"
+    assert raised.value.details == [{"field": "email", "reason": "the participant has no referrer"}]
+    assert sandbox.requests_to("/ref", "POST") == []
+
+
+def test_convert_of_an_unknown_email_is_participant_not_found(client):
+    # Given no such participant
+    # When it converts, Then ParticipantNotFound
+    with pytest.raises(ParticipantNotFound):
+        program(client).convert("ghost@example.com")
+
+
+def test_the_add_fields_are_the_documented_add_participant_fields(client):
+    # Given GrowSurf's add participant body: email, referredBy, referralStatus, firstName, lastName,
+    # ipAddress, metadata
+    # When the program's placed fields are read, Then they are those (referredBy is the hub's referrer)
+    assert GrowSurfProgram.add_fields == {"firstName", "lastName", "referrer", "metadata", "ipAddress"}
+
+
+@pytest.mark.parametrize("field", ["userAgent", "utmSource", "utmCampaign", "signedUpAt"])
+def test_a_field_growsurf_has_no_place_for_is_refused_before_any_call(sandbox, client, field):
+    # Given a sign-up carrying a field GrowSurf's add participant has no place for
+    value = "2024-01-01T00:00:00Z" if field == "signedUpAt" else "x"
+    request = AddParticipantRequest.model_validate({"email": "u@example.com", field: value})
+    # When it is added, Then a validation error names the field and GrowSurf, and nothing was sent
+    with pytest.raises(ValidationError) as raised:
+        program(client).add_participant(request)
+    assert raised.value.details == [{"field": field, "reason": "GrowSurf has no place for this field"}]
+    assert sandbox.received == []

@@ -28,9 +28,13 @@ CAMPAIGN = "MF9a78983d1c"
 SUBSCRIBERS = f"/v1/campaigns/{CAMPAIGN}/subscribers"
 
 
-@pytest.fixture
-def sandbox(start_sandbox) -> SparkLoopSandbox:
-    return start_sandbox(SparkLoopSandbox(api_key=KEY, campaign_id=CAMPAIGN))
+# The sandbox's settings for what the document leaves open: every test runs under each of them.
+WITHOUT_RETRY_AFTER, WITH_RETRY_AFTER = False, True
+
+
+@pytest.fixture(params=[WITHOUT_RETRY_AFTER, WITH_RETRY_AFTER], ids=["429-bare", "429-retry-after"])
+def sandbox(start_sandbox, request) -> SparkLoopSandbox:
+    return start_sandbox(SparkLoopSandbox(api_key=KEY, campaign_id=CAMPAIGN, retry_after=request.param))
 
 
 @pytest.fixture
@@ -410,8 +414,9 @@ def test_a_wrong_key_raises_provider_auth_failed_without_the_key(sandbox, fast_p
     assert wrong not in str(raised.value.to_dict())
 
 
-def test_a_429_answered_the_sparkloop_way_is_waited_out(sandbox, client, joanne):
-    # Given SparkLoop's rolling limit of one request per second, just used
+@pytest.mark.parametrize("sandbox", [WITH_RETRY_AFTER], indirect=True)
+def test_a_429_with_retry_after_is_waited_out(sandbox, client, joanne):
+    # Given SparkLoop's rolling limit of one request per second, just used, answered with Retry-After
     sandbox.set_rate_limit(SandboxRate(requests=1, per_seconds=1))
     client.get_subscriber(joanne["uuid"])
     # When another call is made at once
@@ -422,6 +427,32 @@ def test_a_429_answered_the_sparkloop_way_is_waited_out(sandbox, client, joanne)
     assert len(sandbox.requests_to(f"{SUBSCRIBERS}/{joanne['uuid']}", "GET")) == 3
 
 
+@pytest.mark.parametrize("sandbox", [WITHOUT_RETRY_AFTER], indirect=True)
+def test_a_429_without_retry_after_is_backed_off_and_retried_until_it_clears(sandbox, client, joanne):
+    # Given two SparkLoop 429s without Retry-After (the document shows no 429) ahead of the answer
+    throttled = sandbox.rate_limited(0)
+    sandbox.inject(429, times=2, headers=dict(throttled.headers), body=throttled.get_json())
+    # When the subscriber is asked for
+    result = client.get_subscriber(joanne["uuid"])
+    # Then the client backed off, retried, and the third attempt answered
+    assert "Retry-After" not in throttled.headers
+    assert result == {"subscriber": joanne}
+    assert len(sandbox.requests_to(f"{SUBSCRIBERS}/{joanne['uuid']}", "GET")) == 3
+
+
+@pytest.mark.parametrize("sandbox", [WITHOUT_RETRY_AFTER], indirect=True)
+def test_a_429_without_retry_after_that_does_not_clear_raises_provider_throttled(sandbox, client, joanne):
+    # Given the documented limit of 60 per rolling minute, used up, answered without Retry-After
+    sandbox.set_rate_limit(SandboxRate(requests=1, per_seconds=60))
+    client.get_subscriber(joanne["uuid"])
+    # When another call is made
+    with pytest.raises(ProviderThrottled):
+        client.get_subscriber(joanne["uuid"])
+    # Then every attempt of the policy was made, and each was throttled
+    assert sandbox.throttled == 4
+
+
+@pytest.mark.parametrize("sandbox", [WITH_RETRY_AFTER], indirect=True)
 def test_a_429_that_does_not_clear_raises_provider_throttled(sandbox, client, joanne):
     # Given the documented limit of 60 per rolling minute, used up
     sandbox.set_rate_limit(SandboxRate(requests=1, per_seconds=60))
@@ -503,10 +534,24 @@ def test_sandbox_answers_its_rate_limit_the_sparkloop_way(sandbox):
         assert api(sandbox, "GET").status_code == 200
     # When the 61st comes
     response = api(sandbox, "GET")
-    # Then it is a 429 with Retry-After seconds and the error body
+    # Then it is a 429 with the error body, carrying Retry-After seconds only under that setting
     assert response.status_code == 429
-    assert 1 <= int(response.headers["Retry-After"]) <= 60
     assert response.json() == {"error": "Rate limit exceeded"}
+    if sandbox.retry_after:
+        assert 1 <= int(response.headers["Retry-After"]) <= 60
+    else:
+        assert "Retry-After" not in response.headers
+
+
+def test_sandbox_settings_are_read_and_changed_over_http(sandbox):
+    # Given the sandbox's control root
+    root = sandbox.base_url.removesuffix("/v1")
+    # When the Retry-After setting is flipped over HTTP
+    flipped = requests.post(f"{root}/_sandbox/settings", json={"retryAfter": not sandbox.retry_after}, timeout=5)
+    # Then the answer and the sandbox both hold the new setting
+    assert flipped.status_code == 200
+    assert requests.get(f"{root}/_sandbox/settings", timeout=5).json() == {"retryAfter": sandbox.retry_after}
+    assert flipped.json() == {"retryAfter": sandbox.retry_after}
 
 
 def test_sandbox_update_with_an_empty_body_answers_the_documented_400(sandbox, joanne):
@@ -647,3 +692,25 @@ def test_sandbox_seeded_created_at_is_reported_in_utc(sandbox):
     )
     # Then the API's timestamp is UTC with milliseconds
     assert seeded["created_at"] == "1993-08-30T10:34:56.000Z"
+
+
+# -- undocumented error bodies fail safe ----------------------------------------------------------
+
+
+def test_a_404_with_an_undocumented_body_on_a_subscriber_path_is_participant_not_found(sandbox, client, joanne):
+    # Given a 404 whose body is none of the documented texts, on a subscriber's path
+    sandbox.inject(404, body={"error": "Record not found"}, path=f"{SUBSCRIBERS}/")
+    # When the subscriber is asked for by UUID
+    with pytest.raises(ParticipantNotFound):
+        client.get_subscriber(joanne["uuid"])
+    # Then the answer was read as "that subscriber is not there", after one request
+    assert len(sandbox.requests_to(f"{SUBSCRIBERS}/{joanne['uuid']}", "GET")) == 1
+
+
+def test_a_404_with_an_undocumented_body_on_the_list_is_campaign_not_found(sandbox, client):
+    # Given a 404 whose body is none of the documented texts, on the list (which documents only the campaign's)
+    sandbox.inject(404, body={"error": "Record not found"}, path=SUBSCRIBERS)
+    # When a page is asked for
+    # Then the campaign is what is not there
+    with pytest.raises(CampaignNotFound):
+        client.get_subscribers()

@@ -1,7 +1,9 @@
-"""ViralLoopsClient over real HTTP against the Viral Loops sandbox, and the sandbox's own behaviour."""
+"""ViralLoopsClient over real HTTP against the Viral Loops sandbox, under each of the sandbox's readings
+of what the document leaves open, and the sandbox's own behaviour."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +12,6 @@ import requests
 from hub.errors import (
     AlreadyConverted,
     AlreadyRedeemed,
-    CampaignNotFound,
     EmailTaken,
     HubError,
     NotFound,
@@ -22,11 +23,12 @@ from hub.errors import (
 )
 from hub.providers.viral_loops import ViralLoopsClient
 from local.sandbox.base import SandboxRate
-from local.sandbox.viral_loops import ViralLoopsSandbox
+from local.sandbox.viral_loops import READINGS, Readings, ViralLoopsSandbox
 
 KEY = "vl-secret-token-7f3a9c"
 CAMPAIGN = "cl2ad12345a1ab601234"
 P = "/api/v2/campaign/participant"
+REWARDS = "/v2/campaign/participant/rewards"
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +40,26 @@ def running_sandbox() -> Iterator[ViralLoopsSandbox]:
     sandbox.stop()
 
 
+@pytest.fixture(params=list(READINGS))
+def readings(request) -> Readings:
+    """Each reading of the document's silences (local/sandbox/viral_loops.py)."""
+    return READINGS[request.param]
+
+
 @pytest.fixture
-def sandbox(running_sandbox) -> ViralLoopsSandbox:
-    """The module's sandbox with no state, faults, requests or rate limit left from an earlier test."""
+def sandbox(running_sandbox, readings) -> ViralLoopsSandbox:
+    """The module's sandbox under ``readings``, with no state, faults, requests or rate limit left."""
     running_sandbox.set_rate_limit(None)
     running_sandbox.reset()
+    running_sandbox.set_readings(readings)
     return running_sandbox
 
 
 @pytest.fixture
 def client(sandbox, fast_policy) -> ViralLoopsClient:
-    return ViralLoopsClient(KEY, CAMPAIGN, base_url=sandbox.base_url, policy=fast_policy)
+    return ViralLoopsClient(
+        KEY, CAMPAIGN, base_url=sandbox.base_url, rewards_url=sandbox.rewards_base_url, policy=fast_policy
+    )
 
 
 @pytest.fixture
@@ -65,32 +76,137 @@ def only(sandbox: ViralLoopsSandbox, suffix: str, method: str):
     return received[0]
 
 
+# -- hosts ----------------------------------------------------------------------------------------
+
+
+def test_pending_rewards_go_to_the_rewards_host_not_the_app_host(sandbox, client, referred):
+    # Given a client configured with both of the document's hosts
+    # When pending rewards are asked for
+    client.get_pending_rewards("alex@example.com")
+    # Then the request reached the rewards base (…/v2/campaign/participant/rewards/pending), not /api/v2
+    (received,) = sandbox.received
+    assert received.path == f"{REWARDS}/pending"
+
+
+def test_redeem_reward_goes_to_the_rewards_host(sandbox, client, referred):
+    # Given a pending reward
+    granted = sandbox.grant_reward("alex@example.com")
+    # When it is redeemed
+    client.redeem_reward("alex@example.com", granted["milestoneId"], granted["rewardId"])
+    # Then the POST reached the rewards base
+    assert [(r.method, r.path) for r in sandbox.received] == [("POST", f"{REWARDS}/redeem")]
+
+
+def test_the_app_host_does_not_answer_the_reward_paths(sandbox, referred):
+    # Given the old, wrong place of the reward endpoints (the app host's /api/v2)
+    # When pending rewards are asked for there
+    response = requests.get(
+        f"{sandbox.base_url}/v2/campaign/participant/rewards/pending",
+        params={"email": "alex@example.com"},
+        headers={"x-api-token": KEY},
+        timeout=5,
+    )
+    # Then nothing is served there
+    assert response.status_code == 404
+
+
+def test_a_client_pointed_only_at_the_app_host_does_not_reach_rewards(sandbox, fast_policy, referred):
+    # Given a client whose rewards base is the app host (the old behaviour)
+    wrong = ViralLoopsClient(KEY, CAMPAIGN, base_url=sandbox.base_url, rewards_url=sandbox.base_url, policy=fast_policy)
+    # When pending rewards are asked for / Then the app host has no such endpoint
+    with pytest.raises(HubError):
+        wrong.get_pending_rewards("alex@example.com")
+
+
+# -- emails ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "suffix", "method"),
+    [
+        (lambda c: c.get_participant(" Alex@Example.COM "), P, "GET"),
+        (lambda c: c.get_participant_data("ALEX@example.com"), f"{P}/data", "GET"),
+        (lambda c: c.get_participant_referrals("Alex@Example.com"), f"{P}/referrals", "GET"),
+        (lambda c: c.get_participant_rank("Alex@Example.com "), f"{P}/rank", "GET"),
+        (lambda c: c.get_referrer_by_participant("SAM@example.com"), f"{P}/referrer", "GET"),
+        (
+            lambda c: c.get_referrer_by_referred_participant(" Sam@Example.com"),
+            "/api/v3/campaign/participant/referrer",
+            "GET",
+        ),
+        (lambda c: c.get_pending_rewards("Alex@EXAMPLE.com"), f"{REWARDS}/pending", "GET"),
+    ],
+)
+def test_every_query_email_is_sent_lower_case_without_whitespace(sandbox, client, referred, call, suffix, method):
+    # Given participants stored under lower-case emails
+    # When a call names one in mixed case with whitespace (a campaign without leaderboard refuses rank: the
+    # request is what this test is about)
+    with contextlib.suppress(ValidationError):
+        call(client)
+    # Then the provider received the normalized email, as the document asks
+    assert only(sandbox, suffix, method).query["email"] in ("alex@example.com", "sam@example.com")
+
+
+@pytest.mark.parametrize(
+    ("call", "suffix", "method", "fields"),
+    [
+        (lambda c: c.add_participant(" New@Example.com "), P, "POST", {"email": "new@example.com"}),
+        (
+            lambda c: c.update_participant("SAM@example.com", new_email=" Samuel@Example.com"),
+            P,
+            "PUT",
+            {"email": "sam@example.com", "newEmail": "samuel@example.com"},
+        ),
+        (lambda c: c.convert_participant("Sam@Example.com"), f"{P}/convert", "POST", {"email": "sam@example.com"}),
+        (
+            lambda c: c.flag_participant(" ALEX@example.com", "spam"),
+            "/participant/flag",
+            "POST",
+            {"email": "alex@example.com"},
+        ),
+    ],
+)
+def test_every_body_email_is_sent_lower_case_without_whitespace(
+    sandbox, client, referred, call, suffix, method, fields
+):
+    # Given participants stored under lower-case emails
+    # When a write names one in mixed case with whitespace
+    call(client)
+    # Then the body carried the normalized emails
+    body = only(sandbox, suffix, method).json
+    assert {name: body[name] for name in fields} == fields
+
+
+def test_a_mixed_case_email_finds_the_lower_case_participant_under_every_reading(sandbox, client, referred):
+    # Given Alex stored as alex@example.com (matched exactly or folded, per the reading)
+    # When the client asks for ALEX@Example.com
+    result = client.get_participant_data("ALEX@Example.com")
+    # Then Viral Loops found Alex
+    assert result["data"]["firstName"] == "Alex"
+
+
 # -- add participant ------------------------------------------------------------------------------
 
 
 def test_add_participant_posts_the_documented_body_with_the_token_header(sandbox, client, referred):
     # Given a participant whose referral code the newcomer brings
     alex, _ = referred
-    # When a participant is added with every field
-    result = client.add_participant(
-        "new@example.com", first_name="Nia", last_name="Ode", referrer=alex["referralCode"], custom_fields={"c": "US"}
+    # When a participant is added with every documented field
+    client.add_participant(
+        "new@example.com", first_name="Nia", referrer=alex["referralCode"], custom_fields={"c": "US"}
     )
-    # Then the sandbox got the documented POST, authenticated by x-api-token
+    # Then the sandbox got the documented POST (no lastName: the add section has none), with x-api-token
     received = only(sandbox, P, "POST")
     assert received.header("x-api-token") == KEY
     assert received.json == {
         "campaignId": CAMPAIGN,
         "email": "new@example.com",
         "firstName": "Nia",
-        "lastName": "Ode",
         "referrer": alex["referralCode"],
         "customFields": {"c": "US"},
     }
-    # And the client returns the new participant, linked to its referrer
-    assert result["status"] == "success"
-    assert result["data"]["email"] == "new@example.com"
-    assert result["data"]["referrer"] == {"email": "alex@example.com", "referralCode": alex["referralCode"]}
-    assert result["data"]["shareUrl"].endswith(result["data"]["referralCode"])
+    # And the participant is there, referred by Alex
+    assert sandbox.participant("new@example.com")["referrer"]["referralCode"] == alex["referralCode"]
 
 
 def test_add_participant_leaves_unset_fields_out_of_the_body(sandbox, client):
@@ -104,15 +220,14 @@ def test_add_participant_leaves_unset_fields_out_of_the_body(sandbox, client):
 def test_add_participant_with_an_existing_email_raises_email_taken(sandbox, client):
     # Given a participant already there
     sandbox.seed_participant("alex@example.com")
-    # When it is added again, Then the duplicate submission is EmailTaken
-    with pytest.raises(EmailTaken, match="already in the system"):
+    # When it is added again, Then the documented 409 (duplicate submission) is EmailTaken, whatever its body
+    with pytest.raises(EmailTaken):
         client.add_participant("alex@example.com")
 
 
 def test_add_participant_with_an_unknown_referral_code_raises_validation_error(client):
-    # Given no participant holds the code
-    # When / Then
-    with pytest.raises(ValidationError, match="Invalid referrer"):
+    # Given no participant holds the code / When / Then
+    with pytest.raises(ValidationError):
         client.add_participant("new@example.com", referrer="nope123")
 
 
@@ -121,69 +236,83 @@ def test_add_participant_with_an_unknown_referral_code_raises_validation_error(c
 
 def test_get_participant_sends_email_and_campaign_id_in_the_query(sandbox, client, referred):
     # Given a referred participant
-    alex, sam = referred
+    _, sam = referred
     # When it is fetched
     result = client.get_participant("sam@example.com")
-    # Then the query named campaign and email
+    # Then the query named campaign and email, with the token header
     received = only(sandbox, P, "GET")
     assert received.query == {"campaignId": CAMPAIGN, "email": "sam@example.com"}
     assert received.header("x-api-token") == KEY
-    # And the answer is the participant with its referrer
+    # And the answer carries the referral code (the one field every reading has)
     assert result["data"]["referralCode"] == sam["referralCode"]
-    assert result["data"]["referrer"]["referralCode"] == alex["referralCode"]
-    assert result["data"]["rank"] == 2
+
+
+def test_get_participant_answers_no_invented_field_by_default(sandbox, client, referred, readings):
+    # Given the sandbox's reading of GET participant's undocumented answer
+    # When Sam is fetched
+    data = client.get_participant("sam@example.com")["data"]
+    # Then the least convenient reading has none of _id, shareUrl, flagged, rank, referrer, email
+    invented = {"_id", "shareUrl", "flagged", "rank", "referrer"}
+    if readings.participant_answer == "bare":
+        assert not invented & set(data)
+        assert "email" not in data
+    elif readings.participant_answer == "full":
+        assert invented <= set(data)
 
 
 def test_get_participant_of_an_unknown_email_raises_participant_not_found(client):
-    # Given an empty campaign
-    # When / Then
+    # Given an empty campaign / When / Then: a 404 on a participant path, whatever its body
     with pytest.raises(ParticipantNotFound):
         client.get_participant("ghost@example.com")
 
 
 def test_update_participant_puts_the_token_and_fields_in_the_body(sandbox, client, referred):
     # Given a participant
-    # When its email, name and custom fields are updated
+    # When its email, names and custom fields are updated
     result = client.update_participant(
         "sam@example.com",
         new_email="samuel@example.com",
         first_name="Samuel",
+        last_name="Stone",
         custom_fields={"city": "Amsterdam"},
         send_emails=False,
     )
     # Then the PUT body carried apiToken, campaignId and the fields, nothing unset
-    received = only(sandbox, P, "PUT")
-    assert received.json == {
+    assert only(sandbox, P, "PUT").json == {
         "apiToken": KEY,
         "campaignId": CAMPAIGN,
         "email": "sam@example.com",
         "newEmail": "samuel@example.com",
         "firstName": "Samuel",
+        "lastName": "Stone",
         "customFields": {"city": "Amsterdam"},
         "sendEmails": False,
     }
-    # And the participant answered is the updated one, still referred by Alex
-    assert result["data"]["email"] == "samuel@example.com"
-    assert result["data"]["firstName"] == "Samuel"
-    assert result["data"]["customFields"] == {"city": "Amsterdam"}
-    assert sandbox.participant("samuel@example.com")["referrer"]["email"] == "alex@example.com"
+    # And the answer is the documented one, and Sam is renamed, still referred by Alex
+    assert result == {"status": "success", "data": {"firstName": "Samuel", "customFields": {"city": "Amsterdam"}}}
+    state = sandbox.participant("samuel@example.com")
+    assert (state["lastName"], state["referrer"]["email"]) == ("Stone", "alex@example.com")
 
 
 def test_update_participant_to_a_taken_email_raises_email_taken(client, referred):
-    # Given two participants
-    # When one takes the other's email, Then the conflict is EmailTaken
+    # Given two participants / When one takes the other's email, Then the documented 409 is EmailTaken
     with pytest.raises(EmailTaken):
         client.update_participant("sam@example.com", new_email="alex@example.com")
+
+
+def test_update_participant_of_an_unknown_email_raises_participant_not_found(client):
+    # Given no such participant / When / Then the documented 404
+    with pytest.raises(ParticipantNotFound):
+        client.update_participant("ghost@example.com", first_name="G")
 
 
 def test_get_participant_data_returns_counts_rewards_and_referred_users(sandbox, client, referred):
     # Given Alex's referral Sam converted (one reward per conversion)
     sandbox.convert("sam@example.com")
     # When Alex's data is fetched
-    result = client.get_participant_data("alex@example.com")
+    data = client.get_participant_data("alex@example.com")["data"]
     # Then the documented query was sent and the data reflects the conversion
     assert only(sandbox, f"{P}/data", "GET").query == {"campaignId": CAMPAIGN, "email": "alex@example.com"}
-    data = result["data"]
     assert data["referralCount"] == 1
     assert data["referredUsers"] == [{"email": "sam@example.com", "status": "converted"}]
     assert data["rewards"] == [{"milestone": 1, "reward": "Reward for 1 referrals", "isRedeemed": False}]
@@ -196,52 +325,52 @@ def test_get_participant_referrals_lists_referred_users_with_status(sandbox, cli
     # When Alex's referrals are fetched
     result = client.get_participant_referrals("alex@example.com")
     # Then both come back in sign-up order with their status
-    assert only(sandbox, f"{P}/referrals", "GET").query == {"campaignId": CAMPAIGN, "email": "alex@example.com"}
     assert [(r["email"], r["status"]) for r in result["data"]] == [
         ("sam@example.com", "converted"),
         ("kim@example.com", "joined"),
     ]
-    assert all(r["createdAt"].endswith("Z") for r in result["data"])
 
 
 # -- convert --------------------------------------------------------------------------------------
 
 
-def test_convert_participant_credits_the_referrer(sandbox, client, referred):
+def test_convert_participant_posts_the_documented_body(sandbox, client, referred, readings):
     # Given Sam was referred by Alex
     # When Sam converts
     result = client.convert_participant("sam@example.com")
-    # Then the documented body was posted and the answer names the referrer
+    # Then the documented body was posted
     assert only(sandbox, f"{P}/convert", "POST").json == {"campaignId": CAMPAIGN, "email": "sam@example.com"}
-    assert result["data"] == {
-        "email": "sam@example.com",
-        "converted": True,
-        "referrer": "alex@example.com",
-        "rewardTriggered": True,
-    }
+    # And the answer is the sample one, or says only success, per the reading
+    if readings.convert_answer == "sample":
+        assert result["data"] == {
+            "email": "sam@example.com",
+            "converted": True,
+            "referrer": "alex@example.com",
+            "rewardTriggered": True,
+        }
+    else:
+        assert result == {"status": "success"}
     # And Alex has one successful referral and a pending reward
     assert sandbox.participant("alex@example.com")["referralCount"] == 1
     assert len(client.get_pending_rewards("alex@example.com")["data"]) == 1
 
 
 def test_convert_of_a_converted_participant_raises_already_converted(sandbox, client, referred):
-    # Given Sam already converted
+    # Given Sam already converted / When / Then the documented 409, whatever its body
     sandbox.convert("sam@example.com")
-    # When / Then
     with pytest.raises(AlreadyConverted):
         client.convert_participant("sam@example.com")
 
 
-def test_convert_of_a_participant_nobody_referred_raises_validation_error(client, referred):
+def test_convert_of_a_participant_nobody_referred_raises_validation_error_naming_the_email(client, referred):
     # Given Alex signed up without a referrer
-    # When Alex is converted, Then it is refused as invalid input naming the email
+    # When Alex is converted, Then the 400 is invalid input naming the email
     with pytest.raises(ValidationError) as raised:
         client.convert_participant("alex@example.com")
     assert raised.value.details[0]["field"] == "email"
 
 
 def test_convert_of_an_unknown_participant_raises_participant_not_found(client):
-    # Given no such participant / When / Then
     with pytest.raises(ParticipantNotFound):
         client.convert_participant("ghost@example.com")
 
@@ -253,25 +382,27 @@ def test_flag_participant_posts_to_v3_and_drops_them_from_the_leaderboard(sandbo
     # Given a ranked participant
     # When Alex is flagged
     result = client.flag_participant("alex@example.com", "duplicate entries from same IP address")
-    # Then the v3 endpoint got campaign, email and reason
-    received = only(sandbox, "/api/v3/campaign/participant/flag", "POST")
-    assert received.json == {
+    # Then the v3 endpoint got campaign, email and reason, and answered the documented body
+    assert only(sandbox, "/api/v3/campaign/participant/flag", "POST").json == {
         "campaignId": CAMPAIGN,
         "email": "alex@example.com",
         "reason": "duplicate entries from same IP address",
     }
     assert result == {"status": "success", "message": "Participant flagged successfully"}
-    # And Alex is flagged, out of the ranking, and Sam moved up
+    # And Alex is out of the leaderboard
     assert sandbox.participant("alex@example.com")["flagged"] is True
     assert sandbox.rank_of("alex@example.com") is None
-    assert sandbox.rank_of("sam@example.com") == 1
 
 
-def test_flag_participant_without_a_reason_raises_validation_error_naming_it(client, referred):
-    # Given an empty reason / When / Then the 400 names the missing field
-    with pytest.raises(ValidationError) as raised:
+def test_flag_participant_without_a_reason_raises_validation_error(client, referred):
+    # Given an empty reason / When / Then the documented 400
+    with pytest.raises(ValidationError):
         client.flag_participant("alex@example.com", "")
-    assert raised.value.details == [{"field": "reason", "reason": "missing"}]
+
+
+def test_flag_of_an_unknown_participant_raises_participant_not_found(client):
+    with pytest.raises(ParticipantNotFound):
+        client.flag_participant("ghost@example.com", "spam")
 
 
 def test_get_participant_order_sends_the_referral_code_when_given(sandbox, client, referred):
@@ -286,22 +417,14 @@ def test_get_participant_order_sends_the_referral_code_when_given(sandbox, clien
         "email": "sam@example.com",
         "referralCode": alex["referralCode"],
     }
-    assert result["data"] == {
-        "email": "sam@example.com",
-        "referralCode": alex["referralCode"],
-        "orderId": "1234567890",
-        "orderAmount": "45.00",
-        "orderCurrency": "USD",
-        "campaignId": CAMPAIGN,
-    }
+    assert result["data"]["orderId"] == "1234567890"
 
 
 def test_get_participant_order_without_an_order_raises_not_found_not_participant_not_found(sandbox, client, referred):
-    # Given Sam has no order
-    # When the order is fetched without a code
+    # Given Sam has no order / When the order is fetched without a code
     with pytest.raises(NotFound) as raised:
         client.get_participant_order("sam@example.com")
-    # Then it is a plain NotFound, and no referralCode was sent
+    # Then it is a plain NotFound (the document's "No order found"), and no referralCode was sent
     assert not isinstance(raised.value, ParticipantNotFound)
     assert "referralCode" not in only(sandbox, f"{P}/order", "GET").query
 
@@ -311,7 +434,7 @@ def test_get_referrer_by_participant_uses_v2_with_campaign_id(sandbox, client, r
     alex, _ = referred
     # When Sam's referrer is asked for
     result = client.get_referrer_by_participant("sam@example.com")
-    # Then the v2 query had campaignId and email, and the referrer came back
+    # Then the v2 query had campaignId and email, and the documented referrer came back
     assert only(sandbox, f"{P}/referrer", "GET").query == {"campaignId": CAMPAIGN, "email": "sam@example.com"}
     assert result["data"] == {
         "referrer": {"name": "Alex Lee", "referralCode": alex["referralCode"], "campaignId": CAMPAIGN}
@@ -319,8 +442,8 @@ def test_get_referrer_by_participant_uses_v2_with_campaign_id(sandbox, client, r
 
 
 def test_get_referrer_by_participant_of_an_unreferred_one_raises_not_found(client, referred):
-    # Given Alex was not referred / When / Then
-    with pytest.raises(NotFound, match="Referrer not found") as raised:
+    # Given Alex was not referred / When / Then the documented 404 "Referrer not found" is a plain NotFound
+    with pytest.raises(NotFound) as raised:
         client.get_referrer_by_participant("alex@example.com")
     assert not isinstance(raised.value, ParticipantNotFound)
 
@@ -330,31 +453,32 @@ def test_get_referrer_by_referred_participant_uses_v3_with_the_token_in_the_quer
     alex, _ = referred
     # When the v3 form is used
     result = client.get_referrer_by_referred_participant("sam@example.com")
-    # Then the query carried email and apiToken only
-    received = only(sandbox, "/api/v3/campaign/participant/referrer", "GET")
-    assert received.query == {"email": "sam@example.com", "apiToken": KEY}
-    # And the referrer came back as a participant
+    # Then the query carried email and apiToken only, and the referrer came back as a participant
+    assert only(sandbox, "/api/v3/campaign/participant/referrer", "GET").query == {
+        "email": "sam@example.com",
+        "apiToken": KEY,
+    }
     assert result["status"] == 200
     assert result["data"]["referralCode"] == alex["referralCode"]
-    assert result["data"]["firstName"] == "Alex"
     assert result["data"]["referredUsers"] == [{"email": "sam@example.com", "status": "joined"}]
 
 
 def test_get_referrer_by_referred_participant_of_an_unreferred_one_is_empty(client, referred):
-    # Given Alex signed up organically / When / Then the answer is empty
+    # Given Alex signed up organically / When / Then "the response may be empty"
     assert client.get_referrer_by_referred_participant("alex@example.com") == {"status": 200, "data": {}}
 
 
-def test_get_participant_rank_returns_the_leaderboard_position(sandbox, client, referred):
+def test_get_participant_rank_returns_the_leaderboard_position(sandbox, client, referred, readings):
     # Given Sam converted, so Alex leads
     sandbox.convert("sam@example.com")
-    # When both ranks are asked for
-    alex_rank = client.get_participant_rank("alex@example.com")
-    sam_rank = client.get_participant_rank("sam@example.com")
-    # Then the documented query was sent and the ranks follow successful referrals
-    assert sandbox.requests_to(f"{P}/rank", "GET")[0].query == {"campaignId": CAMPAIGN, "email": "alex@example.com"}
-    assert alex_rank == {"status": "success", "data": {"rank": 1}}
-    assert sam_rank["data"]["rank"] == 2
+    if readings.leaderboard:
+        # When the rank is asked for, Then the documented answer gives the position
+        assert client.get_participant_rank("alex@example.com") == {"status": "success", "data": {"rank": 1}}
+    else:
+        # When the campaign has no leaderboard, Then the rank is not available (a 400)
+        with pytest.raises(ValidationError):
+            client.get_participant_rank("alex@example.com")
+    assert only(sandbox, f"{P}/rank", "GET").query == {"campaignId": CAMPAIGN, "email": "alex@example.com"}
 
 
 # -- rewards --------------------------------------------------------------------------------------
@@ -366,13 +490,22 @@ def test_get_pending_rewards_sends_the_email_and_both_reward_headers(sandbox, cl
     # When Alex's pending rewards are fetched
     result = client.get_pending_rewards("alex@example.com")
     # Then the query had the email only, with the token and campaign headers
-    received = only(sandbox, f"{P}/rewards/pending", "GET")
+    received = only(sandbox, f"{REWARDS}/pending", "GET")
     assert received.query == {"email": "alex@example.com"}
-    assert received.header("x-api-token") == KEY
-    assert received.header("x-campaign-id") == CAMPAIGN
+    assert (received.header("x-api-token"), received.header("x-campaign-id")) == (KEY, CAMPAIGN)
     # And the reward came back in the documented shape
     assert result == {"data": [granted]}
     assert set(granted) == {"rewardId", "milestoneId", "status", "createdAt", "type", "referralsRequired"}
+
+
+def test_pending_rewards_of_an_unknown_email_are_empty_or_participant_not_found(client, readings):
+    # Given no such participant
+    if readings.unknown_rewards == "empty":
+        # When / Then the document's empty array
+        assert client.get_pending_rewards("ghost@example.com") == {"data": []}
+    else:
+        with pytest.raises(ParticipantNotFound):
+            client.get_pending_rewards("ghost@example.com")
 
 
 def test_redeem_reward_posts_the_ids_and_removes_it_from_pending(sandbox, client, referred):
@@ -380,8 +513,8 @@ def test_redeem_reward_posts_the_ids_and_removes_it_from_pending(sandbox, client
     granted = sandbox.grant_reward("alex@example.com")
     # When it is redeemed
     result = client.redeem_reward("alex@example.com", granted["milestoneId"], granted["rewardId"])
-    # Then the documented body was posted with the campaign header
-    received = only(sandbox, f"{P}/rewards/redeem", "POST")
+    # Then the documented body was posted with the campaign header, and answered the documented body
+    received = only(sandbox, f"{REWARDS}/redeem", "POST")
     assert received.json == {
         "email": "alex@example.com",
         "milestoneId": granted["milestoneId"],
@@ -394,16 +527,14 @@ def test_redeem_reward_posts_the_ids_and_removes_it_from_pending(sandbox, client
 
 
 def test_redeem_reward_twice_raises_already_redeemed(sandbox, client, referred):
-    # Given a redeemed reward
     granted = sandbox.grant_reward("alex@example.com")
     client.redeem_reward("alex@example.com", granted["milestoneId"], granted["rewardId"])
-    # When / Then
     with pytest.raises(AlreadyRedeemed):
         client.redeem_reward("alex@example.com", granted["milestoneId"], granted["rewardId"])
 
 
 def test_redeem_reward_of_an_unknown_reward_raises_reward_not_found(client, referred):
-    # Given no reward / When / Then
+    # Given no reward / When / Then: a 404 on redeem reward, whatever its body
     with pytest.raises(RewardNotFound):
         client.redeem_reward("alex@example.com", "milestone_1_referrals", "clnope")
 
@@ -411,21 +542,19 @@ def test_redeem_reward_of_an_unknown_reward_raises_reward_not_found(client, refe
 def test_redeem_milestone_posts_section_three_body_and_marks_it_redeemed(sandbox, client, referred):
     # Given a pending reward of a milestone
     granted = sandbox.grant_reward("alex@example.com", milestone_id="m-1")
-    # When the milestone is redeemed the legacy way
+    # When the milestone is redeemed the section-3 way
     result = client.redeem_milestone("alex@example.com", "m-1")
-    # Then the section-3 body was posted
+    # Then the section-3 body was posted to the app host
     assert only(sandbox, f"{P}/redeem", "POST").json == {
         "email": "alex@example.com",
         "campaignId": CAMPAIGN,
         "milestoneId": "m-1",
     }
     assert result["data"]["rewardId"] == granted["rewardId"]
-    # And participant/data shows it redeemed
     assert client.get_participant_data("alex@example.com")["data"]["rewards"][0]["isRedeemed"] is True
 
 
 def test_redeem_milestone_of_an_unknown_milestone_raises_reward_not_found(client, referred):
-    # Given no reward for the milestone / When / Then
     with pytest.raises(RewardNotFound):
         client.redeem_milestone("alex@example.com", "m-404")
 
@@ -441,57 +570,35 @@ def test_a_wrong_key_raises_provider_auth_failed_without_the_key(sandbox, fast_p
     with pytest.raises(ProviderAuthFailed) as raised:
         client.get_participant("alex@example.com")
     assert wrong not in str(raised.value)
-    assert wrong not in raised.value.message
 
 
-def test_an_unknown_campaign_raises_campaign_not_found(sandbox, fast_policy):
+def test_an_unknown_campaign_is_the_documented_invalid_parameters(sandbox, fast_policy, referred):
     # Given a client for another campaign id
     client = ViralLoopsClient(KEY, "cl-other", base_url=sandbox.base_url, policy=fast_policy)
-    # When / Then
-    with pytest.raises(CampaignNotFound):
-        client.get_participant_data("alex@example.com")
-
-
-def test_an_unknown_campaign_on_the_reward_endpoints_raises_campaign_not_found(sandbox, fast_policy, referred):
-    # Given a client for another campaign id (sent as x-campaign-id)
-    client = ViralLoopsClient(KEY, "cl-other", base_url=sandbox.base_url, policy=fast_policy)
-    # When / Then
-    with pytest.raises(CampaignNotFound):
-        client.get_pending_rewards("alex@example.com")
+    # When / Then the 400 "ensure both email and campaignId are present and correct"
+    with pytest.raises(ValidationError):
+        client.convert_participant("sam@example.com")
 
 
 def test_a_429_is_retried_and_the_call_succeeds_when_it_clears(sandbox, client, referred):
-    # Given one 429 answered the Viral Loops way
-    sandbox.inject(
-        429, headers={"Retry-After": "0"}, body={"status": "error", "message": "Too many requests"}, path="/rank"
-    )
-    # When the rank is asked for
-    result = client.get_participant_rank("alex@example.com")
+    # Given one 429
+    sandbox.inject(429, headers={"Retry-After": "0"}, body={"success": False}, path="/data")
+    # When participant data is asked for
+    result = client.get_participant_data("alex@example.com")
     # Then the call was retried once and succeeded
-    assert result["data"]["rank"] == 1
-    assert len(sandbox.requests_to(f"{P}/rank")) == 2
+    assert result["data"]["email"] == "alex@example.com"
+    assert len(sandbox.requests_to(f"{P}/data")) == 2
 
 
 def test_a_429_that_does_not_clear_raises_provider_throttled(sandbox, client, referred):
     # Given the sandbox's own limit of one request a minute, already used
     sandbox.set_rate_limit(SandboxRate(requests=1, per_seconds=60))
-    client.get_participant_rank("alex@example.com")
+    client.get_participant_data("alex@example.com")
     # When another call is made, Then the provider's long Retry-After gives ProviderThrottled
     with pytest.raises(ProviderThrottled) as raised:
-        client.get_participant_rank("alex@example.com")
+        client.get_participant_data("alex@example.com")
     assert raised.value.retry_after is not None
     assert raised.value.retry_after > 50
-
-
-def test_429s_past_the_retry_budget_raise_provider_throttled(sandbox, client, referred):
-    # Given more 429s (with a short Retry-After) than the policy's attempts
-    sandbox.inject(
-        429, times=10, headers={"Retry-After": "0"}, body={"status": "error", "message": "Too many requests"}
-    )
-    # When / Then
-    with pytest.raises(ProviderThrottled):
-        client.get_participant("alex@example.com")
-    assert len(sandbox.requests_to(P, "GET")) == 4
 
 
 def test_a_provider_message_echoing_the_key_is_redacted(sandbox, client):
@@ -508,24 +615,61 @@ def test_a_provider_message_echoing_the_key_is_redacted(sandbox, client):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda c: c.add_participant("bad-email"),
+        lambda c: c.add_participant("bad email@example.com"),
         lambda c: c.get_participant("ghost@example.com"),
-        lambda c: c.get_referrer_by_referred_participant("ghost@example.com"),
         lambda c: c.redeem_reward("ghost@example.com", "m", "r"),
         lambda c: c.update_participant("ghost@example.com"),
     ],
 )
 def test_no_error_message_carries_the_key(client, call):
-    # Given calls that fail in the provider's documented ways
-    # When one is made
+    # Given calls that fail in the provider's documented ways / When one is made
     with pytest.raises(HubError) as raised:
         call(client)
     # Then neither the message nor the details hold the key
-    assert KEY not in str(raised.value)
     assert KEY not in str(raised.value.to_dict())
 
 
 # -- the sandbox's own behaviour ------------------------------------------------------------------
+
+
+def test_sandbox_error_bodies_follow_the_error_body_reading(sandbox, readings):
+    # Given an unknown participant
+    # When it is asked for over HTTP
+    response = requests.get(
+        f"{sandbox.base_url}/v2/campaign/participant/data",
+        params={"campaignId": CAMPAIGN, "email": "ghost@example.com"},
+        headers={"x-api-token": KEY},
+        timeout=5,
+    )
+    # Then the 404's body is opaque, or the document's wording
+    assert response.status_code == 404
+    expected = {"success": False, "code": 404} if readings.error_body == "opaque" else None
+    assert response.json() == (expected or {"status": "error", "message": "Participant not found"})
+
+
+def test_sandbox_matches_emails_exactly_or_folded_per_reading(sandbox, readings):
+    # Given Alex stored as alex@example.com
+    sandbox.seed_participant("alex@example.com")
+    # When a raw request names ALEX@example.com
+    response = requests.get(
+        f"{sandbox.base_url}/v2/campaign/participant/data",
+        params={"campaignId": CAMPAIGN, "email": "ALEX@example.com"},
+        headers={"x-api-token": KEY},
+        timeout=5,
+    )
+    # Then only the folded reading finds Alex
+    assert response.status_code == (200 if readings.email_match == "folded" else 404)
+
+
+def test_sandbox_readings_are_set_over_http(sandbox):
+    # Given the sandbox's control route
+    control = f"{sandbox.base_url.removesuffix('/api')}/_sandbox/readings"
+    # When a reading is switched
+    answer = requests.post(control, json={"participantAnswer": "full"}, timeout=5)
+    # Then the sandbox reads it so, and an unknown reading is refused
+    assert answer.json()["participantAnswer"] == "full"
+    assert sandbox.readings.participant_answer == "full"
+    assert requests.post(control, json={"nope": 1}, timeout=5).status_code == 400
 
 
 def test_sandbox_ranks_by_successful_referrals_then_sign_up_order(sandbox):
@@ -551,16 +695,12 @@ def test_sandbox_grants_a_reward_every_n_conversions(start_sandbox):
     triggered = [sandbox.convert(f"{friend}@example.com")["rewardTriggered"] for friend in ("f1", "f2", "f3")]
     # Then only the second conversion triggered a reward
     assert triggered == [False, True, False]
-    assert sandbox.participant("alex@example.com")["rewards"] == [
-        {"milestone": 1, "reward": "Reward for 2 referrals", "isRedeemed": False}
-    ]
 
 
 def test_sandbox_accepts_the_token_in_the_query_or_the_body(sandbox, referred):
-    # Given no x-api-token header
-    # When the token travels in the query and in a body
+    # Given no x-api-token header / When the token travels in the query and in a body
     by_query = requests.get(
-        f"{sandbox.base_url}/v2/campaign/participant/rank",
+        f"{sandbox.base_url}/v2/campaign/participant/data",
         params={"campaignId": CAMPAIGN, "email": "alex@example.com", "apiToken": KEY},
         timeout=5,
     )
@@ -570,18 +710,14 @@ def test_sandbox_accepts_the_token_in_the_query_or_the_body(sandbox, referred):
         timeout=5,
     )
     # Then both are accepted
-    assert by_query.status_code == 200
-    assert by_body.status_code == 200
+    assert (by_query.status_code, by_body.status_code) == (200, 200)
 
 
 def test_sandbox_refuses_a_missing_token_with_403(sandbox):
-    # Given no token at all / When a participant is asked for
     response = requests.get(
         f"{sandbox.base_url}/v2/campaign/participant", params={"campaignId": CAMPAIGN, "email": "a@b.co"}, timeout=5
     )
-    # Then the answer is the documented 403 in Viral Loops' error shape
     assert response.status_code == 403
-    assert response.json()["status"] == "error"
 
 
 def test_sandbox_reward_endpoints_accept_the_campaign_id_header_alone(sandbox, referred):
@@ -589,7 +725,7 @@ def test_sandbox_reward_endpoints_accept_the_campaign_id_header_alone(sandbox, r
     sandbox.grant_reward("alex@example.com")
     # When the pending rewards are asked for with x-campaign-id only
     response = requests.get(
-        f"{sandbox.base_url}/v2/campaign/participant/rewards/pending",
+        f"{sandbox.rewards_base_url}/campaign/participant/rewards/pending",
         params={"email": "alex@example.com"},
         headers={"x-campaign-id": CAMPAIGN},
         timeout=5,
@@ -600,42 +736,37 @@ def test_sandbox_reward_endpoints_accept_the_campaign_id_header_alone(sandbox, r
 
 
 def test_sandbox_requires_campaign_id_where_documented(sandbox, referred):
-    # Given a convert without campaignId
+    # Given a convert without campaignId / When it is posted
     response = requests.post(
         f"{sandbox.base_url}/v2/campaign/participant/convert",
         json={"email": "sam@example.com"},
         headers={"x-api-token": KEY},
         timeout=5,
     )
-    # Then it is a 400 naming the missing parameter
+    # Then it is a 400
     assert response.status_code == 400
-    assert response.json() == {"status": "error", "message": "Missing required parameters: campaignId"}
 
 
 def test_sandbox_serves_flag_on_the_v2_path_of_the_sample_request(sandbox, referred):
-    # Given the section's sample path / When a flag is posted there
     response = requests.post(
         f"{sandbox.base_url}/v2/campaign/participant/flag",
         json={"campaignId": CAMPAIGN, "email": "alex@example.com", "reason": "spam"},
         headers={"x-api-token": KEY},
         timeout=5,
     )
-    # Then it flags as well
     assert response.status_code == 200
     assert sandbox.participant("alex@example.com")["flagged"] is True
 
 
-def test_sandbox_answers_its_rate_limit_the_viral_loops_way(sandbox):
+def test_sandbox_answers_its_rate_limit_with_retry_after(sandbox):
     # Given a limit of one request a minute
     sandbox.set_rate_limit(SandboxRate(requests=1, per_seconds=60))
     url = f"{sandbox.base_url}/v2/campaign/participant/rank"
     requests.get(url, headers={"x-api-token": KEY}, timeout=5)
-    # When a second request comes
+    # When a second request comes / Then it is a 429 with Retry-After
     response = requests.get(url, headers={"x-api-token": KEY}, timeout=5)
-    # Then it is a 429 with Retry-After and the error body
     assert response.status_code == 429
     assert 50 <= int(response.headers["Retry-After"]) <= 60
-    assert response.json() == {"status": "error", "message": "Too many requests"}
 
 
 def test_sandbox_control_routes_seed_participants_conversions_rewards_and_orders(sandbox, client):
@@ -657,11 +788,3 @@ def test_sandbox_control_routes_seed_participants_conversions_rewards_and_orders
     assert reward.json()["milestoneId"] == "m-9"
     assert order.json()["referralCode"] == alex["referralCode"]
     assert [p["email"] for p in listed] == ["alex@example.com", "sam@example.com"]
-
-
-def test_sandbox_control_route_refuses_an_unknown_referrer(sandbox):
-    # Given no participant named as referrer / When one is seeded with it
-    control = f"{sandbox.base_url.removesuffix('/api')}/_sandbox"
-    response = requests.post(f"{control}/participants", json={"email": "x@example.com", "referrer": "zzz"}, timeout=5)
-    # Then it is refused
-    assert response.status_code == 400

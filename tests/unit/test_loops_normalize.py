@@ -33,9 +33,17 @@ FIND_ANSWER = [
     }
 ]
 
-# Events > Send: the two documented bodies.
+# Events > Send: the two documented bodies (the second with contact properties at the top level).
 SEND_EVENT = {"email": "adam@loops.so", "eventName": "conversion"}
 SEND_EVENT_WITH_PROPERTIES = {"email": "adam@loops.so", "eventName": "conversion", "plan": "pro", "price": 99}
+# Events > Send in Loops' current reference: the event's own data in eventProperties, and mailing lists.
+SEND_EVENT_WITH_EVENT_PROPERTIES = {
+    "email": "adam@loops.so",
+    "eventName": "conversion",
+    "plan": "pro",
+    "eventProperties": {"rewardId": "r-1", "amount": 20, "firstTime": True, "at": "2026-03-14T10:34:56Z"},
+    "mailingLists": {"cm06f5v0e45nf0ml5754o9cix": True},
+}
 
 
 def test_the_documented_contact_maps_its_known_fields():
@@ -103,12 +111,20 @@ def test_the_documented_event_normalizes_with_no_properties():
     assert event == Event(name="conversion", email="adam@loops.so", properties={})
 
 
-def test_the_documented_event_with_properties_keeps_them():
-    # Given the documented event with contact properties
+def test_the_contact_properties_of_an_event_are_not_the_event_s_own():
+    # Given the documented event with contact properties at the top level
     # When it is normalized
     event = normalize_event(SEND_EVENT_WITH_PROPERTIES)
-    # Then the extra fields are its properties
-    assert event.properties == {"plan": "pro", "price": 99}
+    # Then they are not among the event's properties (Loops writes them onto the contact)
+    assert event.properties == {}
+
+
+def test_the_event_properties_of_an_event_are_its_properties():
+    # Given an event with eventProperties, a contact property and mailing lists
+    # When it is normalized
+    event = normalize_event(SEND_EVENT_WITH_EVENT_PROPERTIES)
+    # Then its properties are exactly its eventProperties
+    assert event.properties == SEND_EVENT_WITH_EVENT_PROPERTIES["eventProperties"]
 
 
 @pytest.mark.parametrize("payload", [["not", "an", "object"], "text"])

@@ -9,7 +9,6 @@ import pytest
 from hub.errors import (
     CampaignNotFound,
     EmailTaken,
-    NotFound,
     ParticipantNotFound,
     ProviderAuthFailed,
     ProviderError,
@@ -342,10 +341,23 @@ def test_map_error_names_the_field_of_an_empty_update():
     assert details == [{"field": "status", "reason": "You have to update at least 1 field."}]
 
 
-def test_map_error_falls_back_for_an_unknown_404():
-    # Given a 404 that is neither campaign nor subscriber / When mapped / Then it is a plain NotFound
-    mapped = map_error(response(404, "Not found"))
-    assert type(mapped) is NotFound
+@pytest.mark.parametrize("message", ["Not found", "", "Record missing", "campaign gone"])
+def test_an_undocumented_404_is_participant_not_found(message):
+    # Given a 404 whose body is not the documented campaign one (every other path is a subscriber's)
+    # When mapped
+    mapped = map_error(response(404, message))
+    # Then it is the participant that is not there
+    assert type(mapped) is ParticipantNotFound
+
+
+@pytest.mark.parametrize("message", ["Email already taken by someone", "Something about email", "Bad request"])
+def test_an_undocumented_400_is_a_validation_error_that_names_no_field(message):
+    # Given a 400 whose message is none of the documented ones
+    # When mapped
+    mapped = map_error(response(400, message))
+    # Then it is a validation error with SparkLoop's message and no guessed field
+    assert type(mapped) is ValidationError
+    assert mapped.details == [{"reason": message}]
 
 
 def test_map_error_falls_back_to_the_default_for_5xx():

@@ -387,6 +387,84 @@ def test_a_pending_and_then_approved_growsurf_reward_are_two_states():
     assert pending.contact.event.properties["rewardStatus"] == "pending"
 
 
+# -- the approval webhook: GrowSurf emits the goal again on approve, with data.reward.approved false ---
+
+
+@pytest.fixture
+def growsurf_reward(start_sandbox, fast_policy):
+    """A GrowSurf sandbox (manual approval, single-sided) where Ann's referral of Bob unlocked a pending
+    reward, the program reading it back, and the goal webhook GrowSurf emitted for it."""
+    from hub.config import CampaignConfig
+    from hub.programs.growsurf import GrowSurfProgram
+    from hub.providers.growsurf import GrowSurfClient
+    from local.sandbox.growsurf import GrowSurfSandbox
+
+    sandbox = start_sandbox(GrowSurfSandbox(api_key="k", campaign_id="cmp", double_sided=False))
+    ann = sandbox.seed_participant("ann@example.com", first_name="Ann")
+    sandbox.seed_participant("bob@example.com", referrer=ann["id"], referral_status="CREDIT_PENDING")
+    sandbox.trigger("bob@example.com")
+    config = CampaignConfig.model_validate({"provider": "growsurf", "campaign_id": "cmp", "key": {"value": "k"}})
+    program = GrowSurfProgram(
+        "spring", config, GrowSurfClient("k", "cmp", base_url=sandbox.base_url, policy=fast_policy)
+    )
+
+    def lookup(email: str, reward_id: str) -> dict | None:
+        reward = program.reward(email, reward_id)
+        return reward.provider_data if reward else None
+
+    (reached,) = sandbox.webhooks
+    return sandbox, program, lookup, reached
+
+
+def test_a_goal_reached_under_manual_approval_is_a_pending_reward(growsurf_reward):
+    # Given the goal GrowSurf emitted when Ann's reward unlocked, not approved yet
+    _, _, lookup, reached = growsurf_reward
+    # When it is normalized, reading the reward back
+    earned = normalize_growsurf(reached, "spring", lookup).events[0]
+    # Then it is a pending reward earned
+    assert earned.kind is EventKind.REWARD_EARNED
+    assert earned.contact.event is not None
+    assert earned.contact.event.properties["rewardStatus"] == "pending"
+
+
+def test_the_approval_webhook_with_approved_false_is_the_approval_not_a_duplicate(growsurf_reward):
+    # Given the pending goal handled, then the reward approved (not fulfilled) at GrowSurf
+    sandbox, _, lookup, reached = growsurf_reward
+    pending = normalize_growsurf(reached, "spring", lookup).events[0]
+    reward_id = reached["data"]["reward"]["id"]
+    sandbox.rewards[reward_id].approved = True
+    sandbox.rewards[reward_id].approved_at = sandbox.clock()
+    approval = {**reached, "data": {**reached["data"], "reward": {**reached["data"]["reward"], "approved": False}}}
+    # When the approval's goal (data.reward.approved false, as documented) is normalized
+    approved = normalize_growsurf(approval, "spring", lookup).events[0]
+    # Then it is the approved state, a distinct event from the pending one
+    assert approved.contact.event is not None
+    assert approved.contact.event.properties["rewardStatus"] == "approved"
+    assert approved.dedup_key(Provider.GROWSURF, "spring") != pending.dedup_key(Provider.GROWSURF, "spring")
+
+
+def test_the_webhook_of_the_hubs_own_redeem_is_one_reward_redeemed(growsurf_reward):
+    # Given the pending goal handled, then the hub's own redeem (approve with fulfill)
+    sandbox, program, lookup, reached = growsurf_reward
+    pending = normalize_growsurf(reached, "spring", lookup).events[0]
+    program.redeem("ann@example.com", reached["data"]["reward"]["id"], None)
+    approval = sandbox.webhooks[-1]
+    # When the goal GrowSurf emitted for that approval is normalized, and delivered again
+    first = normalize_growsurf(approval, "spring", lookup).events
+    again = normalize_growsurf(approval, "spring", lookup).events
+    # Then GrowSurf's payload said approved false, yet the event is the reward redeemed, once
+    assert approval["data"]["reward"]["approved"] is False
+    assert first[0].kind is EventKind.REWARD_REDEEMED
+    assert first[0].contact.event is not None
+    assert first[0].contact.event.properties["rewardStatus"] == "redeemed"
+    assert first[0].dedup_key(Provider.GROWSURF, "spring") == again[0].dedup_key(Provider.GROWSURF, "spring")
+    assert first[0].dedup_key(Provider.GROWSURF, "spring") != pending.dedup_key(Provider.GROWSURF, "spring")
+    # And the referral it came from is the same conversion as the pending goal's
+    assert first[1].dedup_key(Provider.GROWSURF, "spring") == (
+        normalize_growsurf(reached, "spring").events[1].dedup_key(Provider.GROWSURF, "spring")
+    )
+
+
 def test_a_new_growsurf_participant_is_a_participant_added_with_its_referrer():
     # Given GrowSurf's documented NEW_PARTICIPANT_ADDED (a referred participant)
     payload = {

@@ -45,8 +45,14 @@ def referral_properties(participant: Participant) -> dict[str, Any]:
 
 
 def sync_contact(request: ContactSyncRequest, *, idempotency_key: str | None = None) -> dict[str, Any]:
-    """Upsert the contact (with the campaign's referral stats when ``campaign`` is given), then send
-    the optional event. The event carries an idempotency key so a retried sync never sends it twice."""
+    """Upsert the contact (with the campaign's referral stats when ``campaign`` is given) and its
+    mailing lists, then send the optional event.
+
+    ``properties`` (and the referral stats) are contact properties, written onto the contact by
+    ``contacts/update``; ``mailingLists`` goes there too. The event's own ``properties`` go to Loops
+    as ``eventProperties`` only: emails the event triggers can show them, and they are not written
+    onto the contact (a top-level field of ``events/send`` would be, each event overwriting the last).
+    The event carries an idempotency key so a retried sync never sends it twice."""
     properties = dict(request.properties)
     if request.campaign is not None:
         participant = program_for(request.campaign).get_participant(request.email)
@@ -58,19 +64,26 @@ def sync_contact(request: ContactSyncRequest, *, idempotency_key: str | None = N
     properties = {key: value for key, value in properties.items() if value is not None}
     client = loops_client()
     answer = client.update_contact(
-        request.email, first_name=first_name, last_name=last_name, user_id=request.user_id, properties=properties
+        request.email,
+        first_name=first_name,
+        last_name=last_name,
+        user_id=request.user_id,
+        properties=properties,
+        mailing_lists=request.mailing_lists,
     )
     result: dict[str, Any] = {
         "email": request.email,
+        # Loops' document shows no answer body: an id is passed on when Loops gives one.
         "contactId": answer.get("id") if isinstance(answer, dict) else None,
         "properties": properties,
+        "mailingLists": dict(request.mailing_lists),
         "eventSent": None,
     }
     if request.event is not None:
         client.send_event(
             request.email,
             request.event.name,
-            properties=dict(request.event.properties),
+            event_properties=dict(request.event.properties),
             # Loops takes keys of at most 100 characters; a digest of the caller's key fits any key.
             idempotency_key=hashlib.sha256(f"syncContact:{idempotency_key}".encode()).hexdigest()
             if idempotency_key

@@ -75,6 +75,12 @@ class AlreadyConverted(Conflict):
     code = "ALREADY_CONVERTED"
 
 
+class NotReferred(Conflict):
+    """A convert of a participant nobody referred: there is no referrer to credit."""
+
+    code = "NOT_REFERRED"
+
+
 class AlreadyRedeemed(Conflict):
     code = "ALREADY_REDEEMED"
 

@@ -120,8 +120,8 @@ def reward_event_name() -> str:
 
 
 def reward_row(participant: Participant, reward: Reward, event_name: str) -> dict[str, Any]:
-    """The syncContact row announcing a pending reward: the Loops event, whose properties Loops sets on
-    the contact (the campaign, the reward and its state)."""
+    """The syncContact row announcing a pending reward: the Loops event, whose properties (the campaign,
+    the reward and its state) reach Loops as the event's ``eventProperties``, not written onto the contact."""
     properties = _present(
         referralCampaign=participant.campaign,
         pendingRewardId=reward.id,

@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
@@ -101,7 +101,7 @@ class ContactSyncRequest(RequestModel):
     last_name: Text | None = None
     user_id: Text | None = None
     properties: FlatObject = Field(default_factory=dict)
-    mailing_lists: dict[Annotated[str, StringConstraints(min_length=1, max_length=256)], bool] = Field(
+    mailing_lists: dict[Annotated[str, StringConstraints(min_length=1, max_length=256)], StrictBool] = Field(
         default_factory=dict, description="Mailing lists to subscribe (true) or unsubscribe (false), by list id"
     )
     event: ContactEvent | None = None

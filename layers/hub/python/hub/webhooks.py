@@ -26,7 +26,10 @@ is the name of the Loops event sent for it. The fields relied on, per provider:
   participant (``id``, ``email``, names, ``shareUrl``, ``referralCount``, ``rank``, ``referrer``);
   ``PARTICIPANT_REACHED_A_GOAL``: ``data.participant`` (with ``referee`` or ``referrer``) and
   ``data.reward`` (``id``, ``title``, ``approved``, ``isReferrer``, ``couponCode``): a reward earned by
-  the participant, and the referral that unlocked it as converted for the referrer;
+  the participant, and the referral that unlocked it as converted for the referrer. Approving a reward
+  emits the goal again with ``data.reward.approved`` false (document 001), so a goal showing no
+  approval has its reward's state read back from GrowSurf: pending, approved, or fulfilled (the hub's
+  own redeem approves with ``fulfill``), the last a reward redeemed; each state is one event;
   ``PARTICIPANT_FRAUD_STATUS_UPDATED``: ``data.participant.fraudRiskLevel`` and ``fraudReasonCode``.
   Other events (``CAMPAIGN_ENDED``, the affiliate ones) are acknowledged and ignored.
 - SparkLoop (documented samples): ``type`` and ``campaign_id``; ``new_referral``: ``subscriber`` (a new
@@ -61,7 +64,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -433,12 +436,15 @@ def _growsurf_participant(data: dict[str, Any], where: str, campaign: str) -> Pa
     )
 
 
-def normalize_growsurf(payload: dict[str, Any], campaign: str) -> Normalized:
-    """GrowSurf's ``{event, createdAt, data}`` as the hub's events (see the module's notes)."""
+def normalize_growsurf(payload: dict[str, Any], campaign: str, lookup: RewardLookup | None = None) -> Normalized:
+    """GrowSurf's ``{event, createdAt, data}`` as the hub's events (see the module's notes).
+
+    ``lookup`` reads a reward's state at GrowSurf when a goal's payload shows no approval (see
+    :func:`_growsurf_goal`); without it such a goal is taken as pending."""
     kind = as_str(payload.get("event")) or ""
-    handlers = {
+    handlers: dict[str, Callable[[dict[str, Any], dict[str, Any], str], list[WebhookEvent]]] = {
         "NEW_PARTICIPANT_ADDED": _growsurf_added,
-        "PARTICIPANT_REACHED_A_GOAL": _growsurf_goal,
+        "PARTICIPANT_REACHED_A_GOAL": partial(_growsurf_goal, lookup=lookup),
         "PARTICIPANT_FRAUD_STATUS_UPDATED": _growsurf_fraud,
     }
     if kind not in handlers:
@@ -467,25 +473,53 @@ def _growsurf_fraud(payload: dict[str, Any], data: dict[str, Any], campaign: str
     return [_event(EventKind.FRAUD_STATUS_CHANGED, flagged, identity, details=details, properties=properties)]
 
 
-def _growsurf_goal(payload: dict[str, Any], data: dict[str, Any], campaign: str) -> list[WebhookEvent]:
+#: The ParticipantReward as GrowSurf has it now, given the earner's email and the participant reward id;
+#: None when GrowSurf has no such reward (any more). The ingress reads it with the campaign's client.
+RewardLookup = Callable[[str, str], "dict[str, Any] | None"]
+
+
+def _growsurf_reward_state(reward: Mapping[str, Any]) -> str:
+    """``fulfilled``, ``approved`` or ``pending``: what a ParticipantReward (or a goal's ``data.reward``) says."""
+    if str(reward.get("status") or "").upper() == "FULFILLED" or reward.get("isFulfilled") is True:
+        return "fulfilled"
+    if reward.get("fulfilledAt"):
+        return "fulfilled"
+    if reward.get("approved") is True or reward.get("approvedAt"):
+        return "approved"
+    return "pending"
+
+
+def _growsurf_goal(
+    payload: dict[str, Any], data: dict[str, Any], campaign: str, lookup: RewardLookup | None = None
+) -> list[WebhookEvent]:
     participant = _object(data.get("participant"), "data.participant")
     earner = _growsurf_participant(participant, "data.participant", campaign)
     reward = _object(data.get("reward"), "data.reward")
     reward_id = as_str(reward.get("id"))
     if reward_id is None:
         raise _invalid("data.reward.id", "is required")
-    # With manual approval GrowSurf sends the goal when pending and again when approved: two states.
-    status = "approved" if reward.get("approved") is True else "pending"
+    state = _growsurf_reward_state(reward)
+    if state == "pending" and lookup is not None:
+        # Approving a reward emits this event again with ``data.reward.approved`` false (document 001,
+        # Approve Participant Reward), so a payload that shows no approval cannot tell a goal just
+        # reached from one just approved (or approved and fulfilled by the hub's own redeem): the
+        # reward's state at GrowSurf says which.
+        current = lookup(earner.email, reward_id)
+        if current is not None:
+            state = _growsurf_reward_state(current)
     is_referrer = reward.get("isReferrer") is True
     details: dict[str, Any] = {
         "rewardId": reward_id,
         "rewardName": as_str(reward.get("title")) or as_str(reward.get("description")),
-        "rewardStatus": status,
+        "rewardStatus": "redeemed" if state == "fulfilled" else state,
         "couponCode": as_str(reward.get("couponCode")),
         "isReferrer": is_referrer,
     }
-    events = [_event(EventKind.REWARD_EARNED, earner, (_ident(earner), reward_id, status), details=details)]
-    # The referral that unlocked the reward: the same conversion in both copies of a double-sided goal.
+    # One event per state the reward reaches: a redelivery, or a copy emitted for a state already seen
+    # (a pending goal delivered after the approval), is the same event and is deduplicated.
+    kind = EventKind.REWARD_REDEEMED if state == "fulfilled" else EventKind.REWARD_EARNED
+    events = [_event(kind, earner, (_ident(earner), reward_id, state), details=details)]
+    # The referral that unlocked the reward: the same conversion in every copy and state of the goal.
     side = "referee" if is_referrer else "referrer"
     other = participant.get(side)
     if isinstance(other, dict) and other.get("email"):
@@ -631,10 +665,35 @@ NORMALIZERS = {
 }
 
 
-def normalize(provider: Provider, payload: dict[str, Any], campaign: str) -> Normalized:
+def normalize(
+    provider: Provider, payload: dict[str, Any], campaign: str, *, lookup: RewardLookup | None = None
+) -> Normalized:
     """The delivery's events (none for an event the hub does not act on); a payload missing what an
-    event needs is a VALIDATION_ERROR naming the field."""
+    event needs is a VALIDATION_ERROR naming the field. ``lookup`` is GrowSurf's reward read-back."""
+    if provider is Provider.GROWSURF:
+        return normalize_growsurf(payload, campaign, lookup)
     return NORMALIZERS[provider](payload, campaign)
+
+
+def growsurf_reward_lookup(campaign: str) -> RewardLookup:
+    """Reads a participant reward from the campaign's GrowSurf (the hub's own client and key)."""
+
+    def lookup(email: str, participant_reward_id: str) -> dict[str, Any] | None:
+        from .programs import program_for
+
+        program = program_for(campaign)
+        find = getattr(program, "reward", None)
+        if find is None:
+            return None
+        try:
+            reward = find(email, participant_reward_id)
+        except NotFound:
+            # Removed since: the payload is all there is. A provider failure propagates instead, so
+            # the delivery fails and GrowSurf retries it.
+            return None
+        return reward.provider_data if reward is not None else None
+
+    return lookup
 
 
 # -- the ingress -------------------------------------------------------------------------------------
@@ -698,7 +757,8 @@ class WebhookIngress:
             kind = as_str(payload.get("event")) or as_str(payload.get("type")) or ""
             normalized = Normalized(kind, [], f"the delivery names campaign id '{named}', not that of '{campaign}'")
         else:
-            normalized = normalize(provider, payload, campaign)
+            lookup = growsurf_reward_lookup(campaign) if provider is Provider.GROWSURF else None
+            normalized = normalize(provider, payload, campaign, lookup=lookup)
         body: dict[str, Any] = {
             "received": True,
             "campaign": campaign,

@@ -63,16 +63,20 @@ class ReferralProgram:
         """A referrer given as a referral code or an email, as the referral code the provider takes."""
         if "@" not in referrer:
             return referrer
-        try:
-            code = self.get_participant(referrer).referral_code
-        except ParticipantNotFound:
-            code = None
+        code = self.referral_code_by_email(referrer)
         if not code:
             raise ValidationError(
                 "the referrer is not a participant of this campaign",
                 details=[{"field": "referrer", "reason": f"no participant with email {referrer}"}],
             )
         return code
+
+    def referral_code_by_email(self, email: str) -> str | None:
+        """The referral code of the participant ``email``, or None when there is none."""
+        try:
+            return self.get_participant(email).referral_code
+        except ParticipantNotFound:
+            return None
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
         """Add a participant; an existing email gives the existing participant and ``False``.

@@ -2,7 +2,15 @@
 
 - Add: GrowSurf answers an existing email with the existing participant and the same status as a new
   one, so the hub looks the email up first to tell ``created`` apart.
-- Convert is GrowSurf's "trigger referral" (credit goes to the referrer if it is still pending).
+- Add: a referred participant is sent with an explicit ``referralStatus``, from the campaign's
+  ``credit_referrals`` (``on_conversion``: ``CREDIT_PENDING``, ``on_signup``: ``CREDIT_AWARDED``).
+  Without it GrowSurf's default depends on the campaign's referral trigger, which the hub cannot see
+  (and the document contradicts itself about it).
+- Convert is GrowSurf's "trigger referral", which credits only a ``CREDIT_PENDING`` referral and answers
+  success past the campaign's credit expiry window without crediting. So the hub reads the participant
+  first (a referral credited already is 409 ``ALREADY_CONVERTED``; a participant nobody referred is 409
+  ``NOT_REFERRED``), triggers, and reads the participant back: the answer's ``credited`` is true only
+  when its ``referralStatus`` became ``CREDIT_AWARDED``, else ``reason`` names the status it has.
 - Redeem approves the participant reward and fulfills it in one call (``approve`` with
   ``fulfill: true``), or fulfills it if it was approved already. The reward must belong to the
   participant named in the request.
@@ -19,7 +27,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..config import CampaignConfig
-from ..errors import AlreadyRedeemed, ParticipantNotFound, RewardNotFound
+from ..errors import (
+    AlreadyConverted,
+    AlreadyRedeemed,
+    Conflict,
+    NotReferred,
+    ParticipantNotFound,
+    RewardNotFound,
+    ValidationError,
+)
 from ..http import RetryPolicy
 from ..models import Page, Participant, Provider, Referral, Reward, RewardStatus
 from ..providers.growsurf import (
@@ -33,6 +49,11 @@ from ..providers.growsurf import (
 from ..schemas import AddParticipantRequest
 from ..throttle import RateLimiter
 from . import ReferralProgram
+
+CREDIT_PENDING, CREDIT_AWARDED = "CREDIT_PENDING", "CREDIT_AWARDED"
+#: The ``referralStatus`` a referred sign-up is sent with, per the campaign's ``credit_referrals``.
+SIGNUP_REFERRAL_STATUS = {"on_conversion": CREDIT_PENDING, "on_signup": CREDIT_AWARDED}
+
 
 # Bounds the pages one referrals read walks (100 each): a participant with more is cut, not hung on.
 MAX_REFERRAL_PAGES = 20
@@ -53,6 +74,7 @@ class GrowSurfProgram(ReferralProgram):
             request.email,
             # GrowSurf's referredBy takes the referrer's id (the hub's referral code) or email as is.
             referred_by=request.referrer,
+            referral_status=SIGNUP_REFERRAL_STATUS[self.config.credit_referrals] if request.referrer else None,
             first_name=request.first_name,
             last_name=request.last_name,
             ip_address=request.ip_address,
@@ -64,8 +86,47 @@ class GrowSurfProgram(ReferralProgram):
         return normalize_participant(self.client.get_participant_by_email(email), self.campaign)
 
     def convert(self, email: str) -> dict[str, Any]:
-        self.client.trigger_referral_by_email(email)
-        return {"campaign": self.campaign, "email": email, "converted": True}
+        before = self.client.get_participant_by_email(email)
+        status = _referral_status(before)
+        if status is None and not before.get("referrer"):
+            raise NotReferred(
+                f"{email} was not referred: there is no referrer to credit",
+                details=[{"field": "email", "reason": "the participant has no referrer"}],
+            )
+        if status == CREDIT_AWARDED:
+            raise AlreadyConverted(f"the referral of {email} was credited already")
+        try:
+            self.client.trigger_referral_by_email(email)
+        except (ValidationError, Conflict):
+            # GrowSurf documents no error of this call: one credited meanwhile is told by its state.
+            if _referral_status(self.client.get_participant_by_email(email)) == CREDIT_AWARDED:
+                raise AlreadyConverted(f"the referral of {email} was credited already") from None
+            raise
+        after = self.client.get_participant_by_email(email)
+        status_after = _referral_status(after) or self._listed_status(email)
+        credited = status_after == CREDIT_AWARDED
+        referrer = normalize_participant(after, self.campaign).referrer
+        return {
+            "campaign": self.campaign,
+            "email": email,
+            "converted": True,
+            "credited": credited,
+            "referralStatus": status_after,
+            "reason": None if credited else _not_credited_reason(status_after),
+            "referrer": referrer.model_dump(by_alias=True) if referrer else None,
+        }
+
+    def _listed_status(self, email: str) -> str | None:
+        """The referral's status from Get Referrals, for an answer whose participant does not carry it."""
+        page = self.client.get_referrals(email=email, limit=1)
+        items = page.get("referrals") if isinstance(page, dict) else None
+        first = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+        value = first.get("referralStatus")
+        return value if isinstance(value, str) else None
+
+    def reward(self, email: str, participant_reward_id: str) -> Reward | None:
+        """The participant's reward ``participant_reward_id`` as GrowSurf has it now (None if it has none)."""
+        return next((r for r in self.rewards(email, None) if r.id == participant_reward_id), None)
 
     def redeem(self, email: str, reward_id: str, milestone_id: str | None) -> dict[str, Any]:
         reward = next((r for r in self.rewards(email, None) if r.id == reward_id), None)
@@ -130,6 +191,19 @@ class GrowSurfProgram(ReferralProgram):
         if limit < len(page.items):
             return Page[Participant](items=page.items[:limit], next_cursor=page.items[limit].id)
         return page
+
+
+def _referral_status(participant: Any) -> str | None:
+    value = participant.get("referralStatus") if isinstance(participant, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _not_credited_reason(status: str | None) -> str:
+    if status == "CREDIT_EXPIRED":
+        return "CREDIT_EXPIRED: the referral's credit window had passed; GrowSurf answered success without crediting"
+    if status == CREDIT_PENDING:
+        return "CREDIT_PENDING: GrowSurf answered success but the referral is still pending"
+    return f"{status or 'unknown'}: GrowSurf did not credit the referrer"
 
 
 def build(

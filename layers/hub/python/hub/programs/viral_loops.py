@@ -5,6 +5,29 @@ passing), so ``leaderboard`` answers 501, and no endpoint that lists a campaign'
 scheduled tasks cannot walk its participants or find its pending rewards (the pending rewards endpoint
 takes one participant's email): they skip Viral Loops campaigns. A referrer given by email is resolved
 to its referral code, since Viral Loops takes only codes.
+
+Add participant: the add section documents ``firstName``, ``referrer`` (a referral code) and
+``customFields``, so :attr:`ViralLoopsProgram.add_fields` is ``firstName``, ``lastName``, ``referrer``
+and ``metadata`` (sent as ``customFields``, the document's place for "custom user data").
+``lastName`` is not on the add section: the update section says a participant's "name, last name" can
+be changed, so a new participant's last name is sent by a ``PUT /v2/campaign/participant`` right after
+the add. ``ipAddress`` is refused (422), though the hub once wrote it into ``customFields``: the
+document gives no place for it, and ``customFields`` are the campaign's own form fields (a key the
+campaign does not define would be dropped or shown as a form answer); a caller who wants it kept as
+custom data sends it in ``metadata``. ``userAgent``, ``utmSource``, ``utmCampaign`` and ``signedUpAt``
+have no place either and are refused.
+
+Reading a participant takes one call per documented field source: ``GET participant`` (first name,
+referral code, count: its answer is not documented), ``GET participant/referrer`` (the referrer, the
+only endpoint that documents it; a 404 there is "Referrer not found": nobody referred them) and ``GET
+participant/rank``. :meth:`ViralLoopsProgram.get_participant` makes all three (the participant route and
+the contact sync, whose stats include the rank); the participant an add answers is read with the first
+two (its rank is null); resolving a referrer's email to its code takes the first only. A rank the
+campaign does not have (no leaderboard: a 4xx on rank) is null.
+
+Convert answers ``credited``: true only when the documented answer says the participant was converted
+and names the referrer it credited; where the answer does not say (no ``converted`` in it), the hub
+reads back the v3 referrer endpoint, whose ``referredUsers`` carries each referral's status.
 """
 
 from __future__ import annotations
@@ -12,11 +35,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import CampaignConfig
-from ..errors import EmailTaken, RewardNotFound, ValidationError
+from ..errors import EmailTaken, NotFound, RewardNotFound, ValidationError
 from ..http import RetryPolicy
 from ..models import Participant, Provider, Referral, Reward, RewardStatus
+from ..providers.fields import as_str
 from ..providers.viral_loops import (
     ViralLoopsClient,
+    normalize_email,
     normalize_participant,
     normalize_referrals,
     normalize_rewards,
@@ -26,40 +51,89 @@ from ..throttle import RateLimiter
 from . import ReferralProgram
 
 
+def _data(answer: Any) -> Any:
+    return answer.get("data") if isinstance(answer, dict) else None
+
+
 class ViralLoopsProgram(ReferralProgram):
     provider = Provider.VIRAL_LOOPS
     client: ViralLoopsClient
-    add_fields = frozenset({"firstName", "lastName", "referrer", "metadata", "ipAddress"})
+    add_fields = frozenset({"firstName", "lastName", "referrer", "metadata"})
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
         self.refuse_unplaced(request)
         referrer = self.referral_code_of(request.referrer) if request.referrer else None
-        custom_fields = {**request.metadata, **({"ipAddress": request.ip_address} if request.ip_address else {})}
         try:
             self.client.add_participant(
                 request.email,
                 first_name=request.first_name,
-                last_name=request.last_name,
                 referrer=referrer,
-                custom_fields=custom_fields or None,
+                custom_fields=dict(request.metadata) or None,
             )
         except EmailTaken:
-            return self.get_participant(request.email), False
-        return self.get_participant(request.email), True
+            return self._read(request.email, rank=False), False
+        if request.last_name is not None:
+            # The add section has no last name; the update section is where Viral Loops changes it.
+            self.client.update_participant(request.email, last_name=request.last_name)
+        return self._read(request.email, rank=False), True
 
     def get_participant(self, email: str) -> Participant:
-        return normalize_participant(self.client.get_participant(email), self.campaign)
+        return self._read(email, rank=True)
+
+    def referral_code_by_email(self, email: str) -> str | None:
+        try:
+            # Only the code is needed: GET participant alone, not the referrer and rank calls.
+            return normalize_participant(self.client.get_participant(email), self.campaign, email=email).referral_code
+        except NotFound:
+            return None
+
+    def _read(self, email: str, *, rank: bool) -> Participant:
+        """The participant, its referrer from the referrer endpoint and, if ``rank``, its rank."""
+        answer = self.client.get_participant(email)
+        try:
+            referrer = self.client.get_referrer_by_participant(email)
+        except NotFound:
+            referrer = None  # the document's 404 "Referrer not found": nobody referred them
+        ranked = None
+        if rank:
+            try:
+                ranked = self.client.get_participant_rank(email)
+            except (NotFound, ValidationError):
+                ranked = None  # "if your campaign does not use a leaderboard template, the rank may not be available"
+        return normalize_participant(answer, self.campaign, email=email, referrer=referrer, rank=ranked)
 
     def convert(self, email: str) -> dict[str, Any]:
-        answer = self.client.convert_participant(email)
-        data = answer.get("data", {}) if isinstance(answer, dict) else {}
+        data = _data(self.client.convert_participant(email))
+        data = data if isinstance(data, dict) else {}
+        referrer = as_str(data.get("referrer"))
+        if "converted" in data:
+            converted = data.get("converted") is True
+            credited = converted and referrer is not None
+        else:
+            converted = True  # the call succeeded: the participant is marked converted
+            credited = self._credited_by_read_back(email)
+        triggered = data.get("rewardTriggered")
         return {
             "campaign": self.campaign,
             "email": email,
-            "converted": True,
-            "referrer": {"email": data.get("referrer")} if data.get("referrer") else None,
-            "rewardTriggered": bool(data.get("rewardTriggered")),
+            "converted": converted,
+            "credited": credited,
+            "referrer": {"email": referrer} if referrer else None,
+            "rewardTriggered": triggered if isinstance(triggered, bool) else None,
         }
+
+    def _credited_by_read_back(self, email: str) -> bool:
+        """Whether ``email``'s referral is converted, as its referrer's ``referredUsers`` says (v3 referrer)."""
+        try:
+            referrer = _data(self.client.get_referrer_by_referred_participant(email))
+        except NotFound:
+            return False
+        users = referrer.get("referredUsers") if isinstance(referrer, dict) else None
+        wanted = normalize_email(email)
+        for user in users if isinstance(users, list) else []:
+            if isinstance(user, dict) and normalize_email(str(user.get("email", ""))) == wanted:
+                return str(user.get("status", "")).lower() == "converted"
+        return False
 
     def redeem(self, email: str, reward_id: str, milestone_id: str | None) -> dict[str, Any]:
         if milestone_id is None:

@@ -22,22 +22,22 @@ document is ambiguous or contradicts itself, these are the choices made:
 - **Referrals paging.** Both ``offset`` and ``nextId`` are offered, as documented; the answer carries
   ``nextOffset``, ``nextId`` and ``more``.
 
-Errors. GrowSurf documents no error body. The hub expects ``{"success": false, "code": "UPPER_SNAKE",
-"message": "..."}`` and maps it by ``code`` first, then by status (:func:`map_error`):
+Errors. GrowSurf documents no error body except the 429's (``code: RATE_LIMIT``), so the client matches
+no code or message text it would have to invent; it maps by status, and a 404 by what the path names
+(:func:`map_error`, then :func:`_not_found` by the call's path):
 
-- ``CAMPAIGN_NOT_FOUND`` (404) -> :class:`~hub.errors.CampaignNotFound`;
-- ``PARTICIPANT_NOT_FOUND`` (404) -> :class:`~hub.errors.ParticipantNotFound`;
-- ``REWARD_NOT_FOUND`` (404) -> :class:`~hub.errors.RewardNotFound`;
-- ``REFERRAL_ALREADY_AWARDED`` (400: trigger referral, or setting ``referralStatus``, when the credit
-  was already awarded) -> :class:`~hub.errors.AlreadyConverted`;
-- ``EMAIL_ALREADY_EXISTS`` (400: update to an email another participant has) -> EmailTaken;
-- ``REWARD_ALREADY_FULFILLED`` (400) -> :class:`~hub.errors.AlreadyRedeemed`;
-- ``REWARD_ALREADY_APPROVED``, ``REWARD_NOT_APPROVED``, ``REFERRER_ALREADY_ASSIGNED`` (400) -> Conflict;
-- ``NO_REFERRER`` (400: trigger referral of a participant nobody referred) -> ValidationError;
-- ``INVALID_<FIELD>`` (400, e.g. ``INVALID_EMAIL``, ``INVALID_REFERRAL_STATUS``, ``INVALID_LIMIT``) ->
-  ValidationError whose ``details`` name the field in camelCase (``referralStatus``);
-- ``UNAUTHORIZED`` (401) and any 401/403 -> :class:`~hub.errors.ProviderAuthFailed`;
-- anything else -> :func:`hub.http.default_error` (other 404 NotFound, 409 Conflict, 5xx ProviderError).
+- 401/403 -> :class:`~hub.errors.ProviderAuthFailed` (the key is the operator's to fix);
+- 404 on a participant path (``/participant/<id or email>`` and below) ->
+  :class:`~hub.errors.ParticipantNotFound`, whatever the body says (a wrong campaign id also answers
+  there: it cannot be told apart, and the participant is not found either way);
+- 404 on a reward path (``/reward/<id>`` and below) -> :class:`~hub.errors.RewardNotFound`;
+- 404 on a campaign path (the campaign, its lists, and add participant, whose path names no
+  participant) -> :class:`~hub.errors.CampaignNotFound`;
+- 400/422 -> :class:`~hub.errors.ValidationError` carrying GrowSurf's message, if any; 409 ->
+  :class:`~hub.errors.Conflict`; 5xx -> provider errors (:func:`hub.http.default_error`).
+
+States GrowSurf reports only through undocumented errors (credit already awarded, reward already
+approved or fulfilled) are read by the programs before they act, not recognised in error bodies.
 
 Rate limit: 30 requests per 5 s (also 200 per minute, 10,000 per hour) and 3 concurrent connections
 per key. A 429 has ``code: RATE_LIMIT`` and ``GrowSurf-Retry-After-<Window>-Milliseconds`` headers,
@@ -46,21 +46,12 @@ which :mod:`hub.http` waits out (the longest of them) before retrying.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from hub.config import base_url as configured_base_url
-from hub.errors import (
-    AlreadyConverted,
-    AlreadyRedeemed,
-    CampaignNotFound,
-    Conflict,
-    EmailTaken,
-    HubError,
-    ParticipantNotFound,
-    RewardNotFound,
-    ValidationError,
-)
+from hub.errors import CampaignNotFound, HubError, NotFound, ParticipantNotFound, RewardNotFound
 from hub.http import ProviderHttp, ProviderResponse, RetryPolicy, default_error
 from hub.models import (
     Page,
@@ -97,11 +88,14 @@ class GrowSurfClient:
         policy: RetryPolicy | None = None,
     ):
         self.campaign_id = campaign_id
+        # The path of the call in flight, per thread: a 404's meaning depends on it, and the error is
+        # mapped (and counted in the call's metrics) inside the HTTP layer, which knows no paths.
+        self._in_flight = threading.local()
         self.http = ProviderHttp(
             PROVIDER_NAME,
             base_url or configured_base_url(Provider.GROWSURF),
             headers={"Authorization": f"Bearer {api_key}"},
-            error_mapper=map_error,
+            error_mapper=self._map_error,
             secrets=(api_key,),
             limiter=limiter,
             policy=policy,
@@ -114,29 +108,44 @@ class GrowSurfClient:
     def _participant(self, id_or_email: str) -> str:
         return f"{self._campaign}/participant/{path_segment(id_or_email)}"
 
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request; a 404 is narrowed to what the path names, whatever its body (none is documented)."""
+        self._in_flight.path = path
+        try:
+            return self.http.request(method, path, **kwargs)
+        finally:
+            self._in_flight.path = None
+
+    def _map_error(self, response: ProviderResponse) -> HubError:
+        mapped = map_error(response)
+        path = getattr(self._in_flight, "path", None)
+        if type(mapped) is NotFound and path is not None:
+            return _not_found(path[len(self._campaign) :] if path.startswith(self._campaign) else None)
+        return mapped
+
     # -- campaigns --------------------------------------------------------------------------------
 
     def get_campaign(self) -> Any:
         """GET /campaign/{id}: the campaign, with its counts, status and rewards."""
-        return self.http.request("GET", self._campaign)
+        return self._call("GET", self._campaign)
 
     def get_campaigns(self) -> Any:
         """GET /campaigns: every campaign of the account that is not deleted (``{"campaigns": [...]}``)."""
-        return self.http.request("GET", "/campaigns")
+        return self._call("GET", "/campaigns")
 
     # -- participants -----------------------------------------------------------------------------
 
     def get_participant_by_id(self, participant_id: str) -> Any:
         """GET /campaign/{id}/participant/{participantId}: one participant."""
-        return self.http.request("GET", self._participant(participant_id))
+        return self._call("GET", self._participant(participant_id))
 
     def get_participant_by_email(self, participant_email: str) -> Any:
         """GET /campaign/{id}/participant/{participantEmail}: one participant, by email."""
-        return self.http.request("GET", self._participant(participant_email))
+        return self._call("GET", self._participant(participant_email))
 
     def get_participants(self, *, next_id: str | None = None, limit: int | None = None) -> Any:
         """GET /campaign/{id}/participants: one page (``participants``, ``limit``, ``nextId``); limit <= 100."""
-        return self.http.request("GET", f"{self._campaign}/participants", params={"nextId": next_id, "limit": limit})
+        return self._call("GET", f"{self._campaign}/participants", params={"nextId": next_id, "limit": limit})
 
     def iter_participants(self, *, limit: int = MAX_LIMIT) -> Iterator[dict[str, Any]]:
         """Every participant of the campaign, following ``nextId`` from page to page."""
@@ -162,7 +171,7 @@ class GrowSurfClient:
         ``is_monthly`` is the deprecated form of ``CURRENT_MONTH``.
         """
         params = {"nextId": next_id, "limit": limit, "leaderboardType": leaderboard_type, "isMonthly": is_monthly}
-        return self.http.request("GET", f"{self._campaign}/leaderboard", params=params)
+        return self._call("GET", f"{self._campaign}/leaderboard", params=params)
 
     def add_participant(
         self,
@@ -189,15 +198,15 @@ class GrowSurfClient:
             ipAddress=ip_address,
             metadata=metadata,
         )
-        return self.http.request("POST", f"{self._campaign}/participant", json=body)
+        return self._call("POST", f"{self._campaign}/participant", json=body)
 
     def trigger_referral_by_id(self, participant_id: str) -> Any:
         """POST /campaign/{id}/participant/{participantId}/ref: award the referrer's credit (if CREDIT_PENDING)."""
-        return self.http.request("POST", f"{self._participant(participant_id)}/ref")
+        return self._call("POST", f"{self._participant(participant_id)}/ref")
 
     def trigger_referral_by_email(self, participant_email: str) -> Any:
         """POST /campaign/{id}/participant/{participantEmail}/ref: the same, by the referred one's email."""
-        return self.http.request("POST", f"{self._participant(participant_email)}/ref")
+        return self._call("POST", f"{self._participant(participant_email)}/ref")
 
     def update_participant_by_id(
         self,
@@ -217,7 +226,7 @@ class GrowSurfClient:
         new address.
         """
         body = _update_body(referred_by, email, first_name, last_name, metadata, referral_status, vanity_keys)
-        return self.http.request("POST", self._participant(participant_id), json=body)
+        return self._call("POST", self._participant(participant_id), json=body)
 
     def update_participant_by_email(
         self,
@@ -233,15 +242,15 @@ class GrowSurfClient:
     ) -> Any:
         """POST /campaign/{id}/participant/{participantEmail}: the same, by the participant's current email."""
         body = _update_body(referred_by, email, first_name, last_name, metadata, referral_status, vanity_keys)
-        return self.http.request("POST", self._participant(participant_email), json=body)
+        return self._call("POST", self._participant(participant_email), json=body)
 
     def remove_participant_by_id(self, participant_id: str) -> Any:
         """DELETE /campaign/{id}/participant/{participantId}: remove the participant (``{"success": true}``)."""
-        return self.http.request("DELETE", self._participant(participant_id))
+        return self._call("DELETE", self._participant(participant_id))
 
     def remove_participant_by_email(self, participant_email: str) -> Any:
         """DELETE /campaign/{id}/participant/{participantEmail}: remove the participant, by email."""
-        return self.http.request("DELETE", self._participant(participant_email))
+        return self._call("DELETE", self._participant(participant_email))
 
     # -- participant rewards ----------------------------------------------------------------------
 
@@ -250,14 +259,14 @@ class GrowSurfClient:
     ) -> Any:
         """GET /campaign/{id}/participant/{participantId}/rewards: one page of the participant's rewards."""
         params = {"nextId": next_id, "limit": limit}
-        return self.http.request("GET", f"{self._participant(participant_id)}/rewards", params=params)
+        return self._call("GET", f"{self._participant(participant_id)}/rewards", params=params)
 
     def get_participant_rewards_by_email(
         self, participant_email: str, *, next_id: str | None = None, limit: int | None = None
     ) -> Any:
         """GET /campaign/{id}/participant/{participantEmail}/rewards: the same, by email."""
         params = {"nextId": next_id, "limit": limit}
-        return self.http.request("GET", f"{self._participant(participant_email)}/rewards", params=params)
+        return self._call("GET", f"{self._participant(participant_email)}/rewards", params=params)
 
     def iter_participant_rewards(self, participant_id: str, *, limit: int = MAX_LIMIT) -> Iterator[dict[str, Any]]:
         """Every reward of the participant, following ``nextId`` on the by-id endpoint."""
@@ -271,17 +280,17 @@ class GrowSurfClient:
 
     def approve_participant_reward(self, reward_id: str, *, fulfill: bool | None = None) -> Any:
         """POST /campaign/{id}/reward/{rewardId}/approve: approve a reward; ``fulfill=True`` also fulfills it."""
-        return self.http.request(
+        return self._call(
             "POST", f"{self._campaign}/reward/{path_segment(reward_id)}/approve", json=compact(fulfill=fulfill)
         )
 
     def fulfill_participant_reward(self, reward_id: str) -> Any:
         """POST /campaign/{id}/reward/{rewardId}/fulfill: mark an approved reward fulfilled."""
-        return self.http.request("POST", f"{self._campaign}/reward/{path_segment(reward_id)}/fulfill")
+        return self._call("POST", f"{self._campaign}/reward/{path_segment(reward_id)}/fulfill")
 
     def remove_participant_reward(self, reward_id: str) -> Any:
         """DELETE /campaign/{id}/reward/{rewardId}: remove a reward that is not approved yet."""
-        return self.http.request("DELETE", f"{self._campaign}/reward/{path_segment(reward_id)}")
+        return self._call("DELETE", f"{self._campaign}/reward/{path_segment(reward_id)}")
 
     # -- referrals and invites --------------------------------------------------------------------
 
@@ -300,7 +309,7 @@ class GrowSurfClient:
     ) -> Any:
         """GET /campaign/{id}/referrals: the campaign's referrals and invites ("Get Referrals and Invites")."""
         params = _referral_params(sort_by, desc, limit, offset, email, first_name, last_name, referral_status, next_id)
-        return self.http.request("GET", f"{self._campaign}/referrals", params=params)
+        return self._call("GET", f"{self._campaign}/referrals", params=params)
 
     def get_participant_referrals_by_id(
         self,
@@ -318,7 +327,7 @@ class GrowSurfClient:
     ) -> Any:
         """GET /campaign/{id}/participant/{participantId}/referrals: whom the participant referred or invited."""
         params = _referral_params(sort_by, desc, limit, offset, email, first_name, last_name, referral_status, next_id)
-        return self.http.request("GET", f"{self._participant(participant_id)}/referrals", params=params)
+        return self._call("GET", f"{self._participant(participant_id)}/referrals", params=params)
 
     def get_participant_referrals_by_email(
         self,
@@ -336,21 +345,21 @@ class GrowSurfClient:
     ) -> Any:
         """GET /campaign/{id}/participant/{participantEmail}/referrals: the same, by the participant's email."""
         params = _referral_params(sort_by, desc, limit, offset, email, first_name, last_name, referral_status, next_id)
-        return self.http.request("GET", f"{self._participant(participant_email)}/referrals", params=params)
+        return self._call("GET", f"{self._participant(participant_email)}/referrals", params=params)
 
     def send_participant_invites_by_id(
         self, participant_id: str, *, email_addresses: list[str], message_text: str, subject_text: str
     ) -> Any:
         """POST /campaign/{id}/participant/{participantId}/invites: email invites on the participant's behalf."""
         body = {"emailAddresses": email_addresses, "messageText": message_text, "subjectText": subject_text}
-        return self.http.request("POST", f"{self._participant(participant_id)}/invites", json=body)
+        return self._call("POST", f"{self._participant(participant_id)}/invites", json=body)
 
     def send_participant_invites_by_email(
         self, participant_email: str, *, email_addresses: list[str], message_text: str, subject_text: str
     ) -> Any:
         """POST /campaign/{id}/participant/{participantEmail}/invites: the same, by the participant's email."""
         body = {"emailAddresses": email_addresses, "messageText": message_text, "subjectText": subject_text}
-        return self.http.request("POST", f"{self._participant(participant_email)}/invites", json=body)
+        return self._call("POST", f"{self._participant(participant_email)}/invites", json=body)
 
 
 def _update_body(
@@ -400,42 +409,24 @@ def _referral_params(
 
 # -- errors ---------------------------------------------------------------------------------------
 
-_BY_CODE: dict[str, type[HubError]] = {
-    "CAMPAIGN_NOT_FOUND": CampaignNotFound,
-    "PARTICIPANT_NOT_FOUND": ParticipantNotFound,
-    "REWARD_NOT_FOUND": RewardNotFound,
-    "REFERRAL_ALREADY_AWARDED": AlreadyConverted,
-    "EMAIL_ALREADY_EXISTS": EmailTaken,
-    "REWARD_ALREADY_FULFILLED": AlreadyRedeemed,
-    "REWARD_ALREADY_APPROVED": Conflict,
-    "REWARD_NOT_APPROVED": Conflict,
-    "REFERRER_ALREADY_ASSIGNED": Conflict,
-}
 
-
-def _camel(snake: str) -> str:
-    first, *rest = snake.lower().split("_")
-    return first + "".join(part.capitalize() for part in rest)
+def _not_found(rest: str | None) -> NotFound:
+    """The 404 of a path: ``rest`` is what follows ``/campaign/<id>`` (None off the campaign)."""
+    if rest is None:
+        return NotFound(f"{PROVIDER_NAME} found no such resource")
+    if rest.startswith("/participant/"):
+        return ParticipantNotFound(f"{PROVIDER_NAME} has no such participant in this campaign")
+    if rest.startswith("/reward/"):
+        return RewardNotFound(f"{PROVIDER_NAME} has no such participant reward in this campaign")
+    return CampaignNotFound(f"{PROVIDER_NAME} has no campaign with the configured id")
 
 
 def map_error(response: ProviderResponse) -> HubError:
-    """GrowSurf's errors as domain errors, by ``code`` then status (the table is in the module docstring)."""
-    body = response.body if isinstance(response.body, dict) else {}
-    raw_code = body.get("code")
-    code = raw_code if isinstance(raw_code, str) else ""
-    message = response.message
-    text = f"{PROVIDER_NAME}: {message}"
-    if response.status in (401, 403):
-        return default_error(PROVIDER_NAME, response)
-    if code in _BY_CODE:
-        return _BY_CODE[code](text)
-    if code.startswith("INVALID_") and len(code) > len("INVALID_"):
-        field = _camel(code[len("INVALID_") :])
-        return ValidationError(
-            f"{PROVIDER_NAME} rejected the request: {message}", details=[{"field": field, "reason": message}]
-        )
-    if code == "NO_REFERRER":
-        return ValidationError(f"{PROVIDER_NAME}: {message}")
+    """GrowSurf's errors as domain errors, by status alone (GrowSurf documents no error body).
+
+    A 404 becomes a plain :class:`~hub.errors.NotFound` here; the client, which knows the call's path,
+    narrows it to what that path names (:func:`_not_found`).
+    """
     return default_error(PROVIDER_NAME, response)
 
 

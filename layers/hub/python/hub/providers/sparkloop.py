@@ -8,8 +8,7 @@ document is ambiguous or contradicts itself, these are the choices made:
   (``SPARKLOOP_API_URL``, default ``https://api.sparkloop.app/v1``), that section included.
 - **Authentication.** The key goes in the ``X-Api-Key`` header of every call, also where a section
   marks it "optional" (get by UUID, get by email): it is never put in a URL. A missing or wrong key is
-  undocumented; the hub expects 401 ``{"error": "Invalid API key"}`` (any 401/403 is
-  :class:`~hub.errors.ProviderAuthFailed`).
+  undocumented: any 401/403 is :class:`~hub.errors.ProviderAuthFailed`, whatever its body.
 - **Get by email** is ``GET /campaigns/{campaign}/subscribers?email=...``, the list's path with the
   ``email`` query parameter; it answers ``{"subscriber": {...}}`` instead of a page.
 - **Update subscriber** only changes ``status`` (``unsubscribed`` or ``confirmed``). The documented
@@ -17,23 +16,30 @@ document is ambiguous or contradicts itself, these are the choices made:
 - **Paging.** ``get_subscribers`` is one page (``page`` from 1, ``per_page`` up to 200, newest first);
   :meth:`SparkLoopClient.iter_subscribers` walks every page. The paging token the hub hands out is the
   next page number as a string.
-- **Rate limit** (about 60 requests per rolling 60 s per key): a 429 is undocumented; the hub expects
-  ``{"error": "Rate limit exceeded"}`` with ``Retry-After`` seconds, which :mod:`hub.http` waits out.
+- **Rate limit** (about 60 requests per rolling 60 s per key): a 429 is undocumented, its body
+  unread; a ``Retry-After`` is honoured when there is one, else :mod:`hub.http` backs off exponentially.
+- **No place for custom data.** The create body has ``email``, ``name``, ``referrer_code``,
+  ``ip_address``, ``user_agent``, ``utm_source``, ``utm_campaign`` and ``created_at`` (a sign-up in the
+  past, ``YYYY-MM-DDThh:mm:ssTZD``): :meth:`SparkLoopClient.create_subscriber` takes exactly those.
 
-Errors (``{"error": "..."}``), mapped by :func:`map_error` on status and message:
+Errors (``{"error": "..."}``), mapped by :func:`map_error` on status and the documented messages
+(matched exactly, case-insensitively; nothing else of a body is relied on):
 
 - 400 ``Email has already been taken`` -> :class:`~hub.errors.EmailTaken`;
 - 400 ``Email is invalid``, ``You have to provide at least an email`` -> ValidationError (field email);
 - 400 ``Invalid status!``, ``You have to update at least 1 field.`` -> ValidationError (field status);
-- 400 ``Failed to delete subscriber ...`` -> :class:`~hub.errors.ProviderError` (not the caller's fault);
-- any other 400 -> ValidationError;
-- 404 ``Campaign ... not found!`` -> :class:`~hub.errors.CampaignNotFound`;
-- 404 ``Subscriber ... not found!`` (by UUID or by email) -> :class:`~hub.errors.ParticipantNotFound`;
+- 400 ``Failed to delete subscriber <uuid>`` -> :class:`~hub.errors.ProviderError` (not the caller's fault);
+- any other 400 -> ValidationError carrying SparkLoop's message, no field named;
+- 404 ``Campaign <uuid> not found!`` -> :class:`~hub.errors.CampaignNotFound`;
+- any other 404 on a subscriber's path (by UUID or by email), whatever its body ->
+  :class:`~hub.errors.ParticipantNotFound`; on the list (the only 404 it documents is the campaign's)
+  -> CampaignNotFound;
 - anything else -> :func:`hub.http.default_error` (401/403 ProviderAuthFailed, 5xx ProviderError...).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +49,6 @@ from hub.errors import (
     CampaignNotFound,
     EmailTaken,
     HubError,
-    NotFound,
     ParticipantNotFound,
     ProviderError,
     ValidationError,
@@ -59,6 +64,13 @@ PROVIDER_NAME = "SparkLoop"
 SUBSCRIBER_TYPES = ("all", "referrals", "advocates")
 SUBSCRIBER_STATUSES = ("unsubscribed", "confirmed")
 MAX_PER_PAGE = 200
+
+# The documented error messages, the only texts the client recognizes (matched whole).
+_EMAIL_TAKEN = re.compile(r"email has already been taken\.?", re.IGNORECASE)
+_EMAIL_ERRORS = re.compile(r"email is invalid\.?|you have to provide at least an email\.?", re.IGNORECASE)
+_STATUS_ERRORS = re.compile(r"invalid status!?|you have to update at least 1 field\.?", re.IGNORECASE)
+_DELETE_FAILED = re.compile(r"failed to delete subscriber \S+", re.IGNORECASE)
+_CAMPAIGN_NOT_FOUND = re.compile(r"campaign \S+ not found!?", re.IGNORECASE)
 
 
 def _timestamp(value: str | datetime | None) -> str | None:
@@ -131,7 +143,11 @@ class SparkLoopClient:
         ``type`` is ``all`` (the default), ``referrals`` or ``advocates``; ``per_page`` is at most 200.
         """
         params = {"type": type, "page": page, "per_page": per_page}
-        return self.http.request("GET", self._subscribers, params=params)
+        try:
+            return self.http.request("GET", self._subscribers, params=params)
+        except ParticipantNotFound:
+            # The list documents one 404, the campaign's: no subscriber is looked up here.
+            raise CampaignNotFound(f"{PROVIDER_NAME}: campaign {self.campaign_id} not found") from None
 
     def iter_subscribers(self, *, type: str | None = None, per_page: int = MAX_PER_PAGE) -> Iterator[dict[str, Any]]:
         """Every subscriber of the campaign, page after page of :meth:`get_subscribers`.
@@ -177,31 +193,29 @@ class SparkLoopClient:
 
 def map_error(response: ProviderResponse) -> HubError:
     """SparkLoop's documented errors as domain errors (the table is in the module docstring)."""
-    status, message = response.status, response.message
-    lowered = message.lower()
+    status, message = response.status, response.message.strip()
     text = f"{PROVIDER_NAME}: {message}"
     if status == 400:
-        if "already been taken" in lowered:
-            return EmailTaken(text)
-        if lowered.startswith("failed to delete"):
+        if _EMAIL_TAKEN.fullmatch(message):
+            return EmailTaken(text, details=[{"field": "email", "reason": message}])
+        if _DELETE_FAILED.fullmatch(message):
             return ProviderError(f"{PROVIDER_NAME} could not delete the subscriber: {message}")
-        return ValidationError(f"{PROVIDER_NAME} rejected the request: {message}", details=_details(lowered, message))
+        return ValidationError(f"{PROVIDER_NAME} rejected the request: {message}", details=_details(message))
     if status == 404:
-        if lowered.startswith("campaign"):
+        if _CAMPAIGN_NOT_FOUND.fullmatch(message):
             return CampaignNotFound(text)
-        if lowered.startswith("subscriber"):
-            return ParticipantNotFound(text)
-        return NotFound(text)
+        # Every other path is a subscriber's: a 404 there means that subscriber is not there.
+        return ParticipantNotFound(text)
     return default_error(PROVIDER_NAME, response)
 
 
-def _details(lowered: str, message: str) -> list[dict[str, Any]]:
-    """The field a documented 400 is about."""
-    if "email" in lowered:
+def _details(message: str) -> list[dict[str, Any]]:
+    """The field a documented 400 is about; an undocumented one carries SparkLoop's message alone."""
+    if _EMAIL_ERRORS.fullmatch(message):
         return [{"field": "email", "reason": message}]
-    if "status" in lowered or "at least 1 field" in lowered:
+    if _STATUS_ERRORS.fullmatch(message):
         return [{"field": "status", "reason": message}]
-    return []
+    return [{"reason": message}]
 
 
 # -- normalizers ----------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """Viral Loops: the client of its participant and reward endpoints, and the normalizers of its answers.
 
-Follows the provider's API reference. Where the
-document contradicts itself, these are the choices made:
+Follows the provider's API reference. Where the document contradicts itself or is silent, these are
+the choices made (docs/providers.md lists them for users):
 
-- **Base URL and versions.** The base URL is the one configured (``VIRAL_LOOPS_API_URL``, default
-  ``https://app.viral-loops.com/api``); each method appends ``/v2/...`` or ``/v3/...`` as its section
-  writes it. The reward endpoints are documented on another host (``api.viral-loops.com/v2/...``);
-  with one configurable base URL they are sent to ``<base>/v2/campaign/participant/rewards/...``.
+- **Hosts and versions.** Two base URLs, as the document writes them: ``VIRAL_LOOPS_API_URL``
+  (default ``https://app.viral-loops.com/api``; each method appends ``/v2/...`` or ``/v3/...`` as its
+  section writes it) and ``VIRAL_LOOPS_REWARDS_API_URL`` (default ``https://api.viral-loops.com/v2``),
+  where the pending rewards and redeem reward sections put their endpoints.
 - **Flag** is ``/v3/campaign/participant/flag`` (the endpoint overview, the most specific part of its
   section), not the ``/v2`` of the section's sample request.
 - **Get referrer** exists in two forms: ``/v2`` with ``campaignId`` and ``email``
@@ -14,7 +14,7 @@ document contradicts itself, these are the choices made:
   in the query (:meth:`ViralLoopsClient.get_referrer_by_referred_participant`). Both are offered.
 - **Redeem** exists in two forms too: the section-3 ``POST /v2/campaign/participant/redeem`` with a
   ``milestoneId`` (:meth:`ViralLoopsClient.redeem_milestone`) and the reward section's
-  ``POST /v2/campaign/participant/rewards/redeem`` with ``milestoneId`` and ``rewardId``
+  ``POST <rewards>/campaign/participant/rewards/redeem`` with ``milestoneId`` and ``rewardId``
   (:meth:`ViralLoopsClient.redeem_reward`).
 - **Authentication.** The document names the public token, an ``apiToken`` body field (PUT; spelt
   "Apitokken" in its table), an ``x-api-token`` header (rewards) and an ``apiToken`` query parameter
@@ -25,34 +25,43 @@ document contradicts itself, these are the choices made:
 - **campaignId** goes in the query of every GET and in the body of every POST/PUT where the section
   lists it; the v3 referrer (the token names the campaign) and the reward endpoints (the header does)
   do not take it.
-- **Names.** The add participant table has ``firstName`` only; ``last_name`` is sent as ``lastName``
-  since the update section says a participant's last name can be changed. ``customFields`` carries
-  any other participant data.
+- **Emails** are sent the way the document asks ("normalized (lowercase, no whitespace)"): every
+  email the client sends, in a body or a query, is stripped and lower-cased (:func:`normalize_email`).
+- **Names.** The add participant table has ``firstName`` only, so :meth:`ViralLoopsClient.add_participant`
+  takes no last name; the update section says a participant's "name, last name" can be changed, so
+  :meth:`ViralLoopsClient.update_participant` sends ``last_name`` as ``lastName`` (the spelling of
+  ``firstName``; the table itself lists neither). ``customFields`` carries any other participant data.
 
-Errors (``{"status": "error", "message": ...}``), mapped by :func:`map_error`: 400 -> ValidationError
-(a convert of a participant who was not referred is a 400 as well: the document says convert works only
-for referred participants); 403 (the document's answer to a missing or wrong token) or 401 ->
-ProviderAuthFailed; 404 -> CampaignNotFound / RewardNotFound / NotFound (referrer, order) by message,
-else ParticipantNotFound; 409 -> AlreadyConverted, AlreadyRedeemed or EmailTaken ("This email is
-already in the system (duplicate submission)", "newEmail is already used") by message, else Conflict.
-A 429 (undocumented; the limit is about 300 requests per minute) is retried by :mod:`hub.http`.
+Errors. The document gives status codes and what they mean, never an error body. :func:`map_error`
+turns a status into a domain error; a message text is recognised only where the document writes it
+("Participant not found", "Already converted", "The newEmail is already used by another participant",
+"Email conflict", "This email is already in the system (duplicate submission)", "Referrer not found",
+"No order found"). Whatever the body, each endpoint then says what its 404 and 409 mean
+(:class:`_Refusals`): a 404 on a participant path is ParticipantNotFound; on the order and referrer
+paths a plain NotFound (the document's "No order found", "Referrer not found") unless the text says
+"Participant not found"; on redeem reward RewardNotFound unless it names the participant. A 409 is
+EmailTaken on add (a duplicate submission) and update (the newEmail is taken), AlreadyConverted on
+convert, AlreadyRedeemed on the two redeems. A 400 is ValidationError (on convert, naming ``email``:
+the document says convert works only for referred participants); 401/403 ProviderAuthFailed. A 429
+(undocumented; the limit is about 300 requests per minute) is retried by :mod:`hub.http`.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from typing import Any
 
 from hub.config import base_url as configured_base_url
+from hub.config import viral_loops_rewards_url
 from hub.errors import (
     AlreadyConverted,
     AlreadyRedeemed,
-    CampaignNotFound,
     Conflict,
     EmailTaken,
     HubError,
     NotFound,
     ParticipantNotFound,
+    ProviderError,
     RewardNotFound,
     ValidationError,
 )
@@ -65,7 +74,37 @@ from .fields import as_int, as_str, compact, parse_time
 PROVIDER_NAME = "Viral Loops"
 
 _PARTICIPANT = "/campaign/participant"
-_MISSING = re.compile(r"missing required parameters?:\s*(?P<fields>[\w\s,]+)", re.IGNORECASE)
+
+
+def normalize_email(email: str) -> str:
+    """An email the way the document asks it sent: no surrounding whitespace, lower case."""
+    return email.strip().lower()
+
+
+def _optional_email(email: str | None) -> str | None:
+    return None if email is None else normalize_email(email)
+
+
+@dataclass(frozen=True)
+class _Refusals:
+    """What a 404 and a 409 mean on one endpoint, whatever the body says (the document shows none)."""
+
+    not_found: type[NotFound] = ParticipantNotFound
+    conflict: type[Conflict] = Conflict
+    #: Added to a 400's details: the field the endpoint's 400 is about, and why.
+    invalid: dict[str, str] | None = None
+
+
+_PARTICIPANT_PATH = _Refusals()
+_ADD = _Refusals(conflict=EmailTaken)
+_UPDATE = _Refusals(conflict=EmailTaken)
+_CONVERT = _Refusals(
+    conflict=AlreadyConverted,
+    invalid={"field": "email", "reason": "Viral Loops converts only participants who signed up as referrals"},
+)
+_LOOKUP = _Refusals(not_found=NotFound)  # order, referrer: their own documented 404s
+_REDEEM = _Refusals(not_found=RewardNotFound, conflict=AlreadyRedeemed)
+_MILESTONE = _Refusals(not_found=RewardNotFound, conflict=AlreadyRedeemed)
 
 
 class ViralLoopsClient:
@@ -77,23 +116,37 @@ class ViralLoopsClient:
         campaign_id: str,
         *,
         base_url: str | None = None,
+        rewards_url: str | None = None,
         limiter: RateLimiter | None = None,
         policy: RetryPolicy | None = None,
     ):
         self.campaign_id = campaign_id
         self._api_key = api_key
-        self.http = ProviderHttp(
-            PROVIDER_NAME,
-            base_url or configured_base_url(Provider.VIRAL_LOOPS),
-            headers={"x-api-token": api_key},
-            error_mapper=map_error,
-            secrets=(api_key,),
-            limiter=limiter,
-            policy=policy,
-        )
 
-    def _campaign_query(self, email: str, **extra: Any) -> dict[str, Any]:
-        return {"campaignId": self.campaign_id, "email": email, **extra}
+        def host(url: str) -> ProviderHttp:
+            return ProviderHttp(
+                PROVIDER_NAME,
+                url,
+                headers={"x-api-token": api_key},
+                error_mapper=map_error,
+                secrets=(api_key,),
+                limiter=limiter,
+                policy=policy,
+            )
+
+        # Two hosts, one limiter: the documented limit is the provider's, whichever host is called.
+        self.http = host(base_url or configured_base_url(Provider.VIRAL_LOOPS))
+        self.rewards_http = host(rewards_url or viral_loops_rewards_url())
+
+    def _call(self, http: ProviderHttp, refusals: _Refusals, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return http.request(method, path, **kwargs)
+        except HubError as error:
+            raise _refine(error, refusals) from None
+
+    def _get(self, path: str, email: str, refusals: _Refusals = _PARTICIPANT_PATH, **extra: Any) -> Any:
+        params = {"campaignId": self.campaign_id, "email": normalize_email(email), **extra}
+        return self._call(self.http, refusals, "GET", path, params=params)
 
     @property
     def _reward_headers(self) -> dict[str, str]:
@@ -106,24 +159,22 @@ class ViralLoopsClient:
         email: str,
         *,
         first_name: str | None = None,
-        last_name: str | None = None,
         referrer: str | None = None,
         custom_fields: dict[str, Any] | None = None,
     ) -> Any:
         """POST /v2/campaign/participant: add a participant; ``referrer`` is the referrer's referral code."""
         body = compact(
             campaignId=self.campaign_id,
-            email=email,
+            email=normalize_email(email),
             firstName=first_name,
-            lastName=last_name,
             referrer=referrer,
             customFields=custom_fields,
         )
-        return self.http.request("POST", f"/v2{_PARTICIPANT}", json=body)
+        return self._call(self.http, _ADD, "POST", f"/v2{_PARTICIPANT}", json=body)
 
     def get_participant(self, email: str) -> Any:
-        """GET /v2/campaign/participant: one participant, by email."""
-        return self.http.request("GET", f"/v2{_PARTICIPANT}", params=self._campaign_query(email))
+        """GET /v2/campaign/participant: one participant, by email (the document shows no answer)."""
+        return self._get(f"/v2{_PARTICIPANT}", email)
 
     def update_participant(
         self,
@@ -141,8 +192,8 @@ class ViralLoopsClient:
         body = compact(
             apiToken=self._api_key,
             campaignId=self.campaign_id,
-            email=email,
-            newEmail=new_email,
+            email=normalize_email(email),
+            newEmail=_optional_email(new_email),
             firstName=first_name,
             lastName=last_name,
             referrer=referrer,
@@ -150,104 +201,127 @@ class ViralLoopsClient:
             sendEmails=send_emails,
             triggerIntegrations=trigger_integrations,
         )
-        return self.http.request("PUT", f"/v2{_PARTICIPANT}", json=body)
+        return self._call(self.http, _UPDATE, "PUT", f"/v2{_PARTICIPANT}", json=body)
 
     def get_participant_data(self, email: str) -> Any:
         """GET /v2/campaign/participant/data: referral count, rewards, custom fields, referred users."""
-        return self.http.request("GET", f"/v2{_PARTICIPANT}/data", params=self._campaign_query(email))
+        return self._get(f"/v2{_PARTICIPANT}/data", email)
 
     def get_participant_referrals(self, email: str) -> Any:
         """GET /v2/campaign/participant/referrals: the users ``email`` referred, with their status."""
-        return self.http.request("GET", f"/v2{_PARTICIPANT}/referrals", params=self._campaign_query(email))
+        return self._get(f"/v2{_PARTICIPANT}/referrals", email)
 
     def convert_participant(self, email: str) -> Any:
         """POST /v2/campaign/participant/convert: mark a referred participant as converted."""
-        body = compact(campaignId=self.campaign_id, email=email)
-        return self.http.request("POST", f"/v2{_PARTICIPANT}/convert", json=body)
+        body = {"campaignId": self.campaign_id, "email": normalize_email(email)}
+        return self._call(self.http, _CONVERT, "POST", f"/v2{_PARTICIPANT}/convert", json=body)
 
     def flag_participant(self, email: str, reason: str) -> Any:
         """POST /v3/campaign/participant/flag: exclude a participant from the waitlist and leaderboard."""
-        body = compact(campaignId=self.campaign_id, email=email, reason=reason)
-        return self.http.request("POST", f"/v3{_PARTICIPANT}/flag", json=body)
+        body = compact(campaignId=self.campaign_id, email=normalize_email(email), reason=reason)
+        return self._call(self.http, _PARTICIPANT_PATH, "POST", f"/v3{_PARTICIPANT}/flag", json=body)
 
     def get_participant_order(self, email: str, *, referral_code: str | None = None) -> Any:
         """GET /v2/campaign/participant/order: the order of a participant (Shopify, WooCommerce)."""
-        params = self._campaign_query(email, referralCode=referral_code)
-        return self.http.request("GET", f"/v2{_PARTICIPANT}/order", params=params)
+        return self._get(f"/v2{_PARTICIPANT}/order", email, _LOOKUP, **compact(referralCode=referral_code))
 
     def get_referrer_by_participant(self, email: str) -> Any:
         """GET /v2/campaign/participant/referrer: who referred ``email`` (name, referral code)."""
-        return self.http.request("GET", f"/v2{_PARTICIPANT}/referrer", params=self._campaign_query(email))
+        return self._get(f"/v2{_PARTICIPANT}/referrer", email, _LOOKUP)
 
     def get_referrer_by_referred_participant(self, email: str) -> Any:
         """GET /v3/campaign/participant/referrer: the referrer of ``email`` as a full participant.
 
         This form takes the secret token in the ``apiToken`` query parameter, as its section says.
         """
-        params = {"email": email, "apiToken": self._api_key}
-        return self.http.request("GET", f"/v3{_PARTICIPANT}/referrer", params=params)
+        params = {"email": normalize_email(email), "apiToken": self._api_key}
+        return self._call(self.http, _LOOKUP, "GET", f"/v3{_PARTICIPANT}/referrer", params=params)
 
     def get_participant_rank(self, email: str) -> Any:
         """GET /v2/campaign/participant/rank: the participant's position on the leaderboard."""
-        return self.http.request("GET", f"/v2{_PARTICIPANT}/rank", params=self._campaign_query(email))
+        return self._get(f"/v2{_PARTICIPANT}/rank", email)
 
     # -- rewards ----------------------------------------------------------------------------------
 
     def redeem_milestone(self, email: str, milestone_id: str) -> Any:
         """POST /v2/campaign/participant/redeem: mark a participant's milestone reward as redeemed."""
-        body = compact(email=email, campaignId=self.campaign_id, milestoneId=milestone_id)
-        return self.http.request("POST", f"/v2{_PARTICIPANT}/redeem", json=body)
+        body = {"email": normalize_email(email), "campaignId": self.campaign_id, "milestoneId": milestone_id}
+        return self._call(self.http, _MILESTONE, "POST", f"/v2{_PARTICIPANT}/redeem", json=body)
 
     def get_pending_rewards(self, email: str) -> Any:
-        """GET /v2/campaign/participant/rewards/pending: rewards earned but not yet redeemed."""
-        return self.http.request(
-            "GET", f"/v2{_PARTICIPANT}/rewards/pending", params={"email": email}, headers=self._reward_headers
+        """GET <rewards>/campaign/participant/rewards/pending: rewards earned but not yet redeemed."""
+        return self._call(
+            self.rewards_http,
+            _PARTICIPANT_PATH,
+            "GET",
+            f"{_PARTICIPANT}/rewards/pending",
+            params={"email": normalize_email(email)},
+            headers=self._reward_headers,
         )
 
     def redeem_reward(self, email: str, milestone_id: str, reward_id: str) -> Any:
-        """POST /v2/campaign/participant/rewards/redeem: mark one pending reward as redeemed."""
-        body = compact(email=email, milestoneId=milestone_id, rewardId=reward_id)
-        return self.http.request("POST", f"/v2{_PARTICIPANT}/rewards/redeem", json=body, headers=self._reward_headers)
+        """POST <rewards>/campaign/participant/rewards/redeem: mark one pending reward as redeemed."""
+        body = {"email": normalize_email(email), "milestoneId": milestone_id, "rewardId": reward_id}
+        return self._call(
+            self.rewards_http,
+            _REDEEM,
+            "POST",
+            f"{_PARTICIPANT}/rewards/redeem",
+            json=body,
+            headers=self._reward_headers,
+        )
 
 
 # -- errors ---------------------------------------------------------------------------------------
 
+# The error texts the document itself writes, in lower case, and the error each one is.
+_DOCUMENTED_404 = {
+    "participant not found": ParticipantNotFound,
+    "referrer not found": NotFound,
+    "no order found": NotFound,
+}
+_DOCUMENTED_409 = {
+    "already converted": AlreadyConverted,
+    "newemail is already used": EmailTaken,
+    "email conflict": EmailTaken,
+    "already in the system": EmailTaken,
+}
+
 
 def map_error(response: ProviderResponse) -> HubError:
-    """Viral Loops' documented errors as domain errors (the table is in the module docstring)."""
+    """A Viral Loops error answer as a domain error, by status and the document's own texts only.
+
+    The endpoint then refines a 404 or 409 whose text the document does not write (:func:`_refine`).
+    """
     status, message = response.status, response.message
     lowered = message.lower()
     text = f"{PROVIDER_NAME}: {message}"
     if status in (400, 422):
-        return ValidationError(f"{PROVIDER_NAME} rejected the request: {message}", details=_details(message))
+        return ValidationError(f"{PROVIDER_NAME} rejected the request: {message}")
     if status == 404:
-        if "campaign" in lowered:
-            return CampaignNotFound(text)
-        if "reward" in lowered or "milestone" in lowered:
-            return RewardNotFound(text)
-        if "referrer" in lowered or "order" in lowered:
-            return NotFound(text)
-        return ParticipantNotFound(text)
+        found = next((error for words, error in _DOCUMENTED_404.items() if words in lowered), NotFound)
+        return found(text)
     if status == 409:
-        if "converted" in lowered:
-            return AlreadyConverted(text)
-        if "redeemed" in lowered:
-            return AlreadyRedeemed(text)
-        if "email" in lowered or "duplicate" in lowered:
-            return EmailTaken(text)
-        return Conflict(text)
+        conflict = next((error for words, error in _DOCUMENTED_409.items() if words in lowered), Conflict)
+        return conflict(text)
     return default_error(PROVIDER_NAME, response)
 
 
-def _details(message: str) -> list[dict[str, Any]]:
-    """The fields a 400 names: "Missing required parameters: email, campaignId" gives one detail each."""
-    match = _MISSING.search(message)
-    if match:
-        fields = [name.strip() for name in match.group("fields").split(",") if name.strip()]
-        return [{"field": name, "reason": "missing"} for name in fields]
-    if "referred" in message.lower():
-        return [{"field": "email", "reason": message}]
-    return []
+def _refine(error: HubError, refusals: _Refusals) -> HubError:
+    """What ``error`` means on the endpoint that answered it (see :class:`_Refusals`)."""
+    if type(error) is ValidationError and refusals.invalid is not None and not error.details:
+        error.details = [dict(refusals.invalid)]
+        return error
+    if isinstance(error, NotFound):
+        if refusals.not_found is ParticipantNotFound:
+            # A 404 on a participant path: that participant is not there, whatever the body says.
+            return error if type(error) is ParticipantNotFound else ParticipantNotFound(error.message)
+        if type(error) is NotFound and refusals.not_found is not NotFound:
+            return refusals.not_found(error.message)
+        return error
+    if type(error) is Conflict:
+        return refusals.conflict(error.message)
+    return error
 
 
 # -- normalizers ----------------------------------------------------------------------------------
@@ -261,11 +335,12 @@ def _unwrap(payload: Any) -> Any:
 
 
 def normalize_referrer(payload: Any) -> ReferrerRef | None:
-    """Who referred a participant, from any of Viral Loops' shapes; None when nobody did.
+    """Who referred a participant, from the referrer endpoints' answers; None when nobody did.
 
-    Accepts the GET participant ``referrer`` (``{email, referralCode}`` or a bare referral code), the v2
-    referrer answer (``{"referrer": {name, referralCode, campaignId}}``) and the v3 one (the referrer
-    as a participant: ``_id``, ``firstName``, ``referralCode``...; empty when nobody referred).
+    Accepts the v2 referrer answer (``{"referrer": {name, referralCode, campaignId}}``) and the v3 one
+    (the referrer as a participant: ``_id``, ``firstName``, ``referralCode``...; empty when nobody
+    referred), with or without their envelope. Neither documents the referrer's email, so ``email`` is
+    read only where an answer happens to carry one.
     """
     data = _unwrap(payload)
     if isinstance(data, dict) and isinstance(data.get("referrer"), dict | str):
@@ -280,29 +355,57 @@ def normalize_referrer(payload: Any) -> ReferrerRef | None:
     return ReferrerRef(email=email, referral_code=code)
 
 
-def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant:
-    """A Viral Loops participant as the hub's :class:`Participant`.
+def normalize_rank(payload: Any) -> int | None:
+    """The rank endpoint's ``{"data": {"rank": 5}}`` as a number; None where the answer has none."""
+    data = _unwrap(payload)
+    return as_int(data.get("rank"), None) if isinstance(data, dict) else None
 
-    ``payload`` is an answer of GET participant, GET participant/data or add/update participant (with
-    or without its ``{"status", "data"}`` envelope). ``id`` is ``_id`` (or ``id``); ``referralCount``
-    is read from ``referralCount`` (v2) or ``referralsCount`` (v3); ``flagged`` from ``flagged``;
-    ``createdAt`` from ISO 8601 or epoch milliseconds. ``providerData`` is the provider's object as is.
+
+def normalize_participant(
+    payload: Any,
+    campaign: str,
+    *,
+    email: str | None = None,
+    referrer: Any = None,
+    rank: Any = None,
+) -> Participant:
+    """A Viral Loops participant as the hub's :class:`Participant`, each field from the endpoint that
+    documents it.
+
+    ``payload`` is an answer of GET participant or GET participant/data (with or without its
+    ``{"status", "data"}`` envelope); GET participant's answer is not documented, so nothing in it is
+    required. ``email`` is the email that was asked for, used when the answer carries none.
+    ``referrer`` is the answer of the referrer endpoint (None: nobody referred, or not asked) and
+    ``rank`` the answer of the rank endpoint (None: not asked, or not available).
+
+    - ``id`` is the referral code (no answer documents an id), or the email when there is no code, so
+      it is never null;
+    - ``referralCount`` is ``referralCount`` (v2) or ``referralsCount`` (v3), 0 when absent;
+    - ``lastName``, ``shareUrl``, ``createdAt`` and ``flagged`` are read if an answer carries them
+      (none is documented): null, or false for ``flagged``, otherwise;
+    - ``referrer`` and ``rank`` come only from their endpoints, never from fields of this answer.
+
+    ``providerData`` is the provider's object as is. A non-object answer is a :class:`ProviderError`.
     """
     data = _unwrap(payload)
     if not isinstance(data, dict):
-        raise ValueError("a Viral Loops participant must be a JSON object")
-    count = data.get("referralCount", data.get("referralsCount"))
+        raise ProviderError(f"{PROVIDER_NAME} answered a participant that is not a JSON object")
+    address = as_str(data.get("email")) or (normalize_email(email) if email else None)
+    code = as_str(data.get("referralCode"))
+    identity = code or address
+    if identity is None or address is None:
+        raise ProviderError(f"{PROVIDER_NAME} answered a participant without an email")
     return Participant(
-        id=as_str(data.get("_id", data.get("id"))),
-        email=str(data["email"]),
+        id=identity,
+        email=address,
         first_name=as_str(data.get("firstName")),
         last_name=as_str(data.get("lastName")),
-        referral_code=as_str(data.get("referralCode")),
+        referral_code=code,
         share_url=as_str(data.get("shareUrl")),
-        referral_count=as_int(count) or 0,
-        rank=as_int(data.get("rank"), None),
-        referrer=normalize_referrer(data["referrer"]) if data.get("referrer") else None,
-        flagged=bool(data.get("flagged", False)),
+        referral_count=as_int(data.get("referralCount", data.get("referralsCount")), 0) or 0,
+        rank=normalize_rank(rank) if rank is not None else None,
+        referrer=normalize_referrer(referrer) if referrer is not None else None,
+        flagged=data.get("flagged") is True,
         created_at=parse_time(data.get("createdAt")),
         campaign=campaign,
         provider=Provider.VIRAL_LOOPS,
