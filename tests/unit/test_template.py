@@ -41,3 +41,18 @@ def test_functions_run_python_313_on_arm64():
     function_globals = load().function_globals
     assert function_globals["Runtime"] == "python3.13"
     assert function_globals["Architectures"] == ["arm64"]
+
+
+def test_every_function_that_reads_provider_keys_may_take_the_shared_rate_limit():
+    # Given each function's policy statement ids
+    template = load()
+    for logical_id in template.functions:
+        sids = {
+            statement.get("Sid")
+            for policy in template.resources[logical_id]["Properties"].get("Policies", [])
+            for statement in policy.get("Statement", [])
+        }
+        # Then a function that can read a provider's key (and so call the provider) can also take
+        # the shared limiter's slots, or its first provider call would be refused by IAM
+        if "ProviderKeys" in sids:
+            assert "SharedRateLimit" in sids, logical_id
