@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/hub/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup test lint format run build bench lock clean invoke webhook
+.PHONY: setup test lint format run build bench fuzz lock clean invoke webhook scan lock-scan
 
 setup: $(STAMP)
 
@@ -38,6 +38,11 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Schemathesis, every check, against the local run's /openapi.json: a fixed seed, a fixed number of
+# examples per operation and a time budget (FUZZ_MAX_TIME, default 120 s); exits with its status.
+fuzz: $(STAMP)
+	PYTHONPATH=layers/hub/python:. $(BIN)/python -m local.fuzz
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,6 +50,7 @@ lint: $(STAMP)
 	# Every function is its own Lambda root with an `app` module: checked one by one.
 	for fn in functions/*/app.py; do $(BIN)/mypy --no-error-summary $$fn || exit 1; done
 	$(BIN)/cfn-lint template.yaml
+	$(MAKE) --no-print-directory scan
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -58,7 +64,7 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 SAM_VENV ?= .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
@@ -74,3 +80,25 @@ $(SAM_STAMP): requirements-sam.txt
 build: $(SAM_STAMP)
 	$(SAM_VENV)/bin/sam validate --lint
 	$(SAM_VENV)/bin/sam build
+
+# The template scanner (checkov), in its own virtualenv: its pins would otherwise hold back the
+# project's own (boto3 among them). Each check it skips is in .checkov.yaml with its reason.
+SCAN_VENV ?= .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
+
+$(SCAN_STAMP): requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	rm -f $(SCAN_VENV)/.installed-*
+	touch $@
+
+scan: $(SCAN_STAMP)
+	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
+
+# Re-pin requirements-scan.txt from requirements-scan.in (needs the package registry).
+lock-scan:
+	rm -rf .lockenv-scan && $(PYTHON) -m venv .lockenv-scan
+	.lockenv-scan/bin/pip install --quiet --upgrade pip && .lockenv-scan/bin/pip install --quiet -r requirements-scan.in
+	.lockenv-scan/bin/pip freeze | grep -v '^-e' > requirements-scan.txt
+	rm -rf .lockenv-scan

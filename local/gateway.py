@@ -5,7 +5,10 @@ template's timeout.
 Like API Gateway, a request to a route that requires the API key (the API's default, unless the
 route's event says ``Auth: {ApiKeyRequired: false}``, as the provider webhooks do) never reaches a
 function without the right ``x-api-key``, and a path no route matches answers 404; both answers have
-the hub's error shape, as the template's gateway responses give them in AWS.
+the hub's error shape, as the template's gateway responses give them in AWS. A path that has routes,
+asked with another method, answers 405 ``METHOD_NOT_ALLOWED`` with an ``Allow`` header listing the
+path's methods (RFC 9110), before the API key is looked at, as routing comes before authentication
+(docs/api.md says what a deployed stack answers).
 """
 
 from __future__ import annotations
@@ -88,9 +91,9 @@ def _rule_path(path: str) -> str:
     return re.sub(r"\{(\w+)\}", r"<\1>", path)
 
 
-def _error(status: int, code: str, message: str) -> Response:
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     body = {"error": {"code": code, "message": message, "details": []}}
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
 
 
 class Gateway:
@@ -107,6 +110,10 @@ class Gateway:
                 for index, (route, _) in enumerate(self._routes)
             ]
         )
+        # Each template path (an API Gateway resource) and its methods.
+        self._methods: dict[str, set[str]] = {}
+        for route, _ in self._routes:
+            self._methods.setdefault(route.path, set()).add(route.method)
         self._server: BaseWSGIServer | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -123,6 +130,9 @@ class Gateway:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
+        resource = self._resource(request.path)
+        if resource is not None and request.method not in self._methods[resource]:
+            return self._method_not_allowed(request, resource)
         try:
             index, args = self._map.bind_to_environ(request.environ).match()
         except (NotFound, MethodNotAllowed):
@@ -141,6 +151,33 @@ class Gateway:
             log.exception("function %s failed", fn.logical_id)
             return Response(json.dumps({"message": "Internal server error"}), status=502, mimetype="application/json")
         return proxy_response(result)
+
+    def _resource(self, path: str) -> str | None:
+        """The template path API Gateway would pick for ``path``: at each segment a literal beats a
+        ``{parameter}`` (``/imports/uploads`` is its own resource, not a ``/imports/{jobId}``)."""
+        segments = path.strip("/").split("/") if path.strip("/") else []
+        best: tuple[tuple[bool, ...], str] | None = None
+        for resource in self._methods:
+            parts = resource.strip("/").split("/") if resource.strip("/") else []
+            if len(parts) != len(segments):
+                continue
+            literal = tuple(not (part.startswith("{") and part.endswith("}")) for part in parts)
+            matches = all(
+                part == segment if lit else bool(segment)
+                for lit, part, segment in zip(literal, parts, segments, strict=True)
+            )
+            if matches and (best is None or literal > best[0]):
+                best = (literal, resource)
+        return best[1] if best is not None else None
+
+    def _method_not_allowed(self, request: Request, resource: str) -> Response:
+        allowed = sorted(self._methods[resource])
+        return _error(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{request.path} does not take {request.method}; it takes {', '.join(allowed)}",
+            {"Allow": ", ".join(allowed)},
+        )
 
     def start(self, host: str = "127.0.0.1", port: int = 3000) -> str:
         self._server = make_server(host, port, self, threaded=True)

@@ -4,7 +4,7 @@ it), verified, normalized and queued as Loops contact syncs and events; see ``hu
 from aws_lambda_powertools.event_handler import Response
 
 from hub import api
-from hub.webhooks import Delivery, WebhookIngress
+from hub.webhooks import WebhookIngress
 
 app = api.make_app()
 ingress = WebhookIngress()
@@ -13,10 +13,9 @@ ingress = WebhookIngress()
 @app.post("/webhooks/<provider>")
 def receive(provider: str) -> Response:
     event = app.current_event
-    delivery = Delivery.from_proxy(
+    answer = ingress.receive_proxy(
         provider, event.body, bool(event.is_base64_encoded), event.headers, event.query_string_parameters
     )
-    answer = ingress.receive(delivery)
     return api.json_response(answer.status, answer.body, answer.headers)
 
 

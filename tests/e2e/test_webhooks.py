@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from hub.webhooks import REFUSED_MESSAGE
 from local.run import Sandboxes
 from local.sandbox.loops import EventRecord
 from local.template import ROOT
@@ -23,6 +24,7 @@ from local.webhook import DEMO_WEBHOOK_SECRETS, signed
 from .conftest import Hub
 
 T = TypeVar("T")
+REFUSED = {"error": {"code": "UNAUTHORIZED", "message": REFUSED_MESSAGE, "details": []}}
 GROWSURF_SECRET = DEMO_WEBHOOK_SECRETS["demo-growsurf"]
 SPARKLOOP_TOKEN = DEMO_WEBHOOK_SECRETS["demo-sparkloop"]
 VIRAL_LOOPS_TOKEN = DEMO_WEBHOOK_SECRETS["demo-viral-loops"]
@@ -170,11 +172,9 @@ def test_a_growsurf_delivery_with_a_wrong_signature_is_refused_and_does_nothing(
     referrer, referee = growsurf_participant("Mallory"), growsurf_participant("Eve")
     # When it is delivered
     response = post(hub, "growsurf", growsurf_goal(sandboxes, referrer, referee), secret="not-the-secret")
-    # Then the hub answers 401 UNAUTHORIZED in the error shape
+    # Then the hub answers the one fixed 401 UNAUTHORIZED, saying nothing of why
     assert response.status_code == 401, response.text
-    error = response.json()["error"]
-    assert error["code"] == "UNAUTHORIZED"
-    assert "does not match" in error["message"]
+    assert response.json() == REFUSED
     # And nothing reached Loops for either participant
     fence(hub, sandboxes)
     assert loops_requests_for(sandboxes, referrer["email"]) == []
@@ -187,9 +187,9 @@ def test_a_growsurf_delivery_with_a_stale_timestamp_is_refused(hub: Hub, sandbox
     payload = growsurf_added(sandboxes, participant)
     # When it is delivered now
     response = post(hub, "growsurf", payload, secret=GROWSURF_SECRET, signed_at=time.time() - 600)
-    # Then it is refused for its timestamp
+    # Then it is refused with the same answer as any refusal (the log says it was the timestamp)
     assert response.status_code == 401, response.text
-    assert "timestamp" in response.json()["error"]["message"]
+    assert response.json() == REFUSED
     fence(hub, sandboxes)
     assert loops_requests_for(sandboxes, participant["email"]) == []
 
@@ -268,14 +268,23 @@ def test_a_verified_body_that_is_not_json_is_a_400(hub: Hub, sandboxes: Sandboxe
 # -- SparkLoop and Viral Loops -----------------------------------------------------------------------
 
 
-def sparkloop_referral(sandboxes: Sandboxes) -> dict[str, Any]:
-    def subscriber(name: str, count: int) -> dict[str, Any]:
+def sparkloop_referral(sandboxes: Sandboxes, *, seeded: bool = True) -> dict[str, Any]:
+    """SparkLoop's new_referral of Grace by Ada (who has three referrals); with ``seeded`` both are
+    SparkLoop's subscribers, as they are when SparkLoop sends it (the hub reads them back)."""
+    ada, grace = f"ada-{tag()}@example.com", f"grace-{tag()}@example.com"
+    if seeded:
+        referrer = sandboxes.sparkloop.seed_subscriber(ada, name="Ada Example")
+        sandboxes.sparkloop.seed_subscriber(grace, name="Grace Example", referrer=ada)
+        for n in range(2):
+            sandboxes.sparkloop.seed_subscriber(f"friend{n}-{tag()}@example.com", referrer=referrer["ref_code"])
+
+    def subscriber(name: str, email: str, count: int) -> dict[str, Any]:
         code = tag()[:8]
         return {
             "id": f"sub_{tag()}",
             "first_name": name,
             "name": f"{name} Example",
-            "email": f"{name.lower()}-{tag()}@example.com",
+            "email": email,
             "referral_code": code,
             "referral_link": f"https://example.com/?rh_ref={code}",
             "tot_referrals": count,
@@ -285,8 +294,8 @@ def sparkloop_referral(sandboxes: Sandboxes) -> dict[str, Any]:
     return {
         "type": "new_referral",
         "campaign_id": sandboxes.sparkloop.campaign_id,
-        "subscriber": subscriber("Grace", 0),
-        "referrer": subscriber("Ada", 3),
+        "subscriber": subscriber("Grace", grace, 0),
+        "referrer": subscriber("Ada", ada, 3),
     }
 
 
@@ -297,7 +306,7 @@ def test_sparkloop_with_a_wrong_token_is_refused(hub: Hub, sandboxes: Sandboxes)
     response = post(hub, "sparkloop", payload, headers={"SparkLoop-Token": "guessed-token"})
     # Then it is refused, and nothing reaches Loops
     assert response.status_code == 401, response.text
-    assert response.json()["error"]["details"][0]["field"] == "SparkLoop-Token"
+    assert response.json() == REFUSED
     fence(hub, sandboxes)
     assert loops_requests_for(sandboxes, payload["subscriber"]["email"]) == []
 
@@ -324,8 +333,9 @@ def test_a_sparkloop_new_referral_adds_the_subscriber_and_credits_the_referrer(h
 
 
 def test_a_viral_loops_participation_with_the_url_token_reaches_loops(hub: Hub, sandboxes: Sandboxes):
-    # Given Viral Loops' participation event, delivered to the URL carrying the campaign's token
+    # Given Viral Loops' participation event of a participant it has, delivered to the URL with the token
     user = {"firstname": "Lana", "lastname": "D", "email": f"lana-{tag()}@example.com", "referralCode": tag()}
+    seeded = sandboxes.viral_loops.seed_participant(user["email"], first_name="Lana")
     payload = {"type": "participation", "user": user}
     # When it is delivered
     response = post(hub, "viral_loops", payload, secret=VIRAL_LOOPS_TOKEN)
@@ -336,7 +346,8 @@ def test_a_viral_loops_participation_with_the_url_token_reaches_loops(hub: Hub, 
     assert event.name == "referralParticipantAdded"
     contact = sandboxes.loops.contact(user["email"])
     assert contact is not None
-    assert contact["referralCode"] == user["referralCode"]
+    # And the contact carries Viral Loops' referral code, not the payload's
+    assert contact["referralCode"] == seeded["referralCode"]
 
 
 def test_a_viral_loops_delivery_without_the_token_is_refused(hub: Hub, sandboxes: Sandboxes):
@@ -346,7 +357,94 @@ def test_a_viral_loops_delivery_without_the_token_is_refused(hub: Hub, sandboxes
     response = post(hub, "viral_loops", payload, query={"campaign": "demo-viral-loops"})
     # Then it is refused
     assert response.status_code == 401, response.text
-    assert response.json()["error"]["details"][0]["field"] == "token"
+    assert response.json() == REFUSED
+
+
+def test_every_refusal_answers_the_same_whatever_failed(hub: Hub, sandboxes: Sandboxes):
+    # Given deliveries failing each check a stranger could probe: an unknown campaign, a campaign id no
+    # campaign has, no signature, a 400-digit timestamp, a body that is not base64, a wrong token
+    payload = growsurf_added(sandboxes, growsurf_participant("Probe"))
+    body = json.dumps(payload).encode("utf-8")
+    url = f"{hub.url}/webhooks/growsurf"
+    attempts = [
+        post(hub, "growsurf", payload, secret=GROWSURF_SECRET, query={"campaign": "demo-viral-loops"}),
+        post(hub, "growsurf", {**payload, "data": {**payload["data"], "campaign": {"id": "nope"}}}),
+        post(hub, "growsurf", payload),
+        hub.session.post(url, data=body, headers={"GrowSurf-Signature": "ts=" + "9" * 400 + ",v=ab"}, timeout=30),
+        post(hub, "sparkloop", sparkloop_referral(sandboxes, seeded=False), headers={"SparkLoop-Token": "x"}),
+        post(hub, "viral_loops", {"type": "participation"}, query={"token": "x", "campaign": "demo-growsurf"}),
+    ]
+    # When their answers are compared
+    # Then each is the same 401 with the same body: nothing tells which check failed or what exists
+    assert [response.status_code for response in attempts] == [401] * len(attempts)
+    assert all(response.json() == REFUSED for response in attempts)
+
+
+def test_a_sparkloop_referral_sparkloop_does_not_have_is_acknowledged_but_not_emailed(hub: Hub, sandboxes: Sandboxes):
+    # Given a new_referral with the account's token, of subscribers SparkLoop has never heard of
+    payload = sparkloop_referral(sandboxes, seeded=False)
+    # When it is delivered
+    response = post(hub, "sparkloop", payload, secret=SPARKLOOP_TOKEN)
+    # Then it is acknowledged (SparkLoop stops retrying), ignored as not confirmed, nothing queued
+    assert response.status_code == 200, response.text
+    assert response.json()["queued"] == []
+    assert response.json()["jobId"] is None
+    assert "not confirmed by the provider" in response.json()["ignored"]
+    # And Loops received nothing for either of them
+    fence(hub, sandboxes)
+    assert loops_requests_for(sandboxes, payload["subscriber"]["email"]) == []
+    assert loops_requests_for(sandboxes, payload["referrer"]["email"]) == []
+
+
+def test_a_sparkloop_reward_sends_no_coupon_or_name_sparkloop_cannot_confirm(hub: Hub, sandboxes: Sandboxes):
+    # Given Ada, a SparkLoop subscriber with three referrals, and a reward_unlocked at three carrying a
+    # coupon code and a reward name (SparkLoop's API has no rewards to confirm them against)
+    referral = sparkloop_referral(sandboxes)
+    ada = referral["referrer"]
+    payload = {
+        "type": "reward_unlocked",
+        "campaign_id": sandboxes.sparkloop.campaign_id,
+        "referrals": 3,
+        "coupon_code": "ATTACKER-CODE",
+        "subscriber": ada,
+        "reward": {"id": f"reward_{tag()}", "name": "Click evil.example", "referrals": 3},
+    }
+    # When it is delivered with the account's token
+    response = post(hub, "sparkloop", payload, secret=SPARKLOOP_TOKEN)
+    # Then the reward earned is queued
+    assert response.status_code == 200, response.text
+    assert response.json()["queued"] == ["referralRewardEarned"]
+    # And Loops' event carries the count SparkLoop confirmed, not the payload's coupon code or name
+    (earned,) = wait_until(lambda: events_for(sandboxes, ada["email"]))
+    assert earned.event_properties["rewardReferrals"] == 3
+    assert not {"couponCode", "rewardName"} & set(earned.event_properties)
+
+
+def test_a_viral_loops_milestone_of_a_reward_viral_loops_does_not_have_is_not_emailed(hub: Hub, sandboxes: Sandboxes):
+    # Given a Viral Loops participant without rewards, and a milestone claiming one with a coupon-like name
+    email = f"lana-{tag()}@example.com"
+    sandboxes.viral_loops.seed_participant(email, first_name="Lana")
+    payload = {"type": "milestone", "user": {"email": email}, "reward": {"id": "clforged", "name": "FREE-1000"}}
+    # When it is delivered with the campaign's token
+    response = post(hub, "viral_loops", payload, secret=VIRAL_LOOPS_TOKEN)
+    # Then it is acknowledged and ignored, and nothing reaches Loops
+    assert response.status_code == 200, response.text
+    assert "not confirmed by the provider" in response.json()["ignored"]
+    fence(hub, sandboxes)
+    assert loops_requests_for(sandboxes, email) == []
+
+
+def test_a_sparkloop_delivery_sparkloop_cannot_confirm_now_is_a_503(hub: Hub, sandboxes: Sandboxes):
+    # Given a genuine new_referral, and SparkLoop answering 503 to every read
+    payload = sparkloop_referral(sandboxes)
+    sandboxes.sparkloop.inject(503, times=100, path="/subscribers")
+    # When it is delivered
+    response = post(hub, "sparkloop", payload, secret=SPARKLOOP_TOKEN)
+    # Then it fails with 503 (SparkLoop delivers it again later), and nothing reaches Loops
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
+    fence(hub, sandboxes)
+    assert loops_requests_for(sandboxes, payload["subscriber"]["email"]) == []
 
 
 # -- the command line --------------------------------------------------------------------------------

@@ -56,3 +56,39 @@ def test_every_function_that_reads_provider_keys_may_take_the_shared_rate_limit(
         # the shared limiter's slots, or its first provider call would be refused by IAM
         if "ProviderKeys" in sids:
             assert "SharedRateLimit" in sids, logical_id
+
+
+def test_the_webhook_route_has_a_method_throttle_of_its_own():
+    # Given the API's method settings
+    settings = load().resources["HubApi"]["Properties"]["MethodSettings"]
+    # When the one for the route without an API key is taken (API Gateway escapes "/" as "~1")
+    webhook = [s for s in settings if s["ResourcePath"] == "/~1webhooks~1{provider}" and s["HttpMethod"] == "POST"]
+    # Then its rate and burst are the stack parameters
+    assert len(webhook) == 1
+    assert webhook[0]["ThrottlingRateLimit"] == {"Ref": "WebhookRateLimit"}
+    assert webhook[0]["ThrottlingBurstLimit"] == {"Ref": "WebhookBurstLimit"}
+
+
+def test_the_method_throttle_names_a_route_of_the_template():
+    # Given the resource paths the method settings name, unescaped
+    template = load()
+    named = {
+        (s["HttpMethod"], s["ResourcePath"].removeprefix("/").replace("~1", "/"))
+        for s in template.resources["HubApi"]["Properties"]["MethodSettings"]
+    }
+    # Then each is a route the template serves (a typo would throttle nothing, silently)
+    assert named <= {(route.method, route.path) for route, _ in template.routes()}
+
+
+def test_the_webhook_function_has_reserved_concurrency():
+    props = load().resources["WebhookFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {"Ref": "WebhookReservedConcurrency"}
+
+
+def test_the_default_webhook_burst_fits_the_reserved_concurrency():
+    # Given the defaults of the webhook route's throttle and of its function's concurrency
+    parameters = load().parameters
+    burst = int(parameters["WebhookBurstLimit"]["Default"])
+    reserved = int(parameters["WebhookReservedConcurrency"]["Default"])
+    # Then a full burst finds a free execution for each request: the gateway answers 429, Lambda never throttles
+    assert burst <= reserved

@@ -8,14 +8,18 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from moto import mock_aws
 
 from hub import config
-from hub.errors import MalformedRequest, NotFound, Unauthorized, ValidationError
+from hub.errors import MalformedRequest, NotFound, ProviderUnavailable, ValidationError
 from hub.models import Provider
 from hub.openapi import document
 from hub.webhooks import (
+    REFUSED_MESSAGE,
     Delivery,
     EventKind,
+    WebhookRefused,
+    WebhookUnavailable,
     campaign_for,
     growsurf_signature,
     normalize_growsurf,
@@ -38,8 +42,10 @@ def header_for(body: bytes, *, secret: str = SECRET, at: float = NOW) -> str:
     return growsurf_signature_header(secret, body, int(at * 1000))
 
 
-def reason(error: Unauthorized) -> str:
-    return error.details[0]["reason"]
+def refused_for(error: WebhookRefused, reason: str) -> None:
+    """The refusal has the cause ``reason`` for the log, and tells the caller nothing of it."""
+    assert error.reason == reason
+    assert error.to_dict() == {"error": {"code": "UNAUTHORIZED", "message": REFUSED_MESSAGE, "details": []}}
 
 
 # -- GrowSurf signatures -----------------------------------------------------------------------------
@@ -54,26 +60,24 @@ def test_a_valid_growsurf_signature_is_accepted():
     assert header.endswith(growsurf_signature(SECRET, BODY, str(int(NOW * 1000))))
 
 
-def test_a_growsurf_signature_made_with_another_secret_is_refused():
+def test_a_growsurf_signature_made_with_another_secret_is_refused_without_saying_why():
     # Given a body signed with a secret that is not the campaign's
     header = header_for(BODY, secret="someone-else")
     # When it is verified
-    with pytest.raises(Unauthorized) as refused:
+    with pytest.raises(WebhookRefused) as refused:
         verify_growsurf(header, BODY, SECRET, now=NOW)
-    # Then it is UNAUTHORIZED, naming the header
-    assert refused.value.code == "UNAUTHORIZED"
-    assert refused.value.details[0]["field"] == "GrowSurf-Signature"
-    assert "does not match" in refused.value.message
+    # Then it is the one fixed UNAUTHORIZED, the cause kept for the log only
+    refused_for(refused.value, "wrong_signature")
 
 
 def test_a_growsurf_signature_of_another_body_is_refused():
     # Given a signature made for a different body
     header = header_for(b'{"event": "CAMPAIGN_ENDED"}')
     # When the delivered body is verified with it
-    with pytest.raises(Unauthorized) as refused:
+    with pytest.raises(WebhookRefused) as refused:
         verify_growsurf(header, BODY, SECRET, now=NOW)
     # Then it is refused
-    assert "does not match" in refused.value.message
+    refused_for(refused.value, "wrong_signature")
 
 
 @pytest.mark.parametrize("offset", [-301, 301, -86_400])
@@ -81,11 +85,10 @@ def test_a_growsurf_signature_with_a_stale_or_future_timestamp_is_refused(offset
     # Given a genuine signature made more than five minutes before (or after) the delivery
     header = header_for(BODY, at=NOW + offset)
     # When it is verified now
-    with pytest.raises(Unauthorized) as refused:
+    with pytest.raises(WebhookRefused) as refused:
         verify_growsurf(header, BODY, SECRET, now=NOW)
-    # Then it is refused for its timestamp, even though the signature itself is right
-    assert "timestamp" in refused.value.message
-    assert "within 300 seconds" in reason(refused.value)
+    # Then it is refused for its timestamp (in the log), with the same answer as any refusal
+    refused_for(refused.value, "stale_signature")
 
 
 @pytest.mark.parametrize(
@@ -97,26 +100,27 @@ def test_a_growsurf_signature_with_a_stale_or_future_timestamp_is_refused(offset
         "ts=1795000000000,v=",
         "garbage",
         "ts=١٧٩٥,v=abc",
+        "ts=" + "9" * 400 + ",v=abc",
+        "ts=" + "1" * 5000 + ",v=abc",
     ],
 )
 def test_a_malformed_growsurf_signature_header_is_refused(header):
-    # Given a GrowSurf-Signature header that is not ts=<ms>,v=<hex>
+    # Given a GrowSurf-Signature header that is not ts=<ms>,v=<hex> (a ts of 400 digits among them)
     # When it is verified
-    with pytest.raises(Unauthorized) as refused:
+    with pytest.raises(WebhookRefused) as refused:
         verify_growsurf(header, BODY, SECRET, now=NOW)
-    # Then it is refused as malformed, saying what the header must look like
-    assert "malformed" in refused.value.message
-    assert reason(refused.value) == "must be ts=<milliseconds>,v=<hex>"
+    # Then it is refused as malformed, not an overflow
+    refused_for(refused.value, "malformed_signature")
 
 
 @pytest.mark.parametrize("header", [None, "", "  "])
 def test_a_missing_growsurf_signature_header_is_refused(header):
     # Given no GrowSurf-Signature header
     # When the delivery is verified
-    with pytest.raises(Unauthorized) as refused:
+    with pytest.raises(WebhookRefused) as refused:
         verify_growsurf(header, BODY, SECRET, now=NOW)
     # Then it is refused as missing
-    assert "missing" in refused.value.message
+    refused_for(refused.value, "missing_signature")
 
 
 def test_a_growsurf_header_with_several_signatures_is_accepted_when_one_matches():
@@ -128,14 +132,15 @@ def test_a_growsurf_header_with_several_signatures_is_accepted_when_one_matches(
     # Then it is accepted (no error)
 
 
-def test_a_non_ascii_signature_is_refused_not_crashed():
-    # Given a signature value that is not hexadecimal text
-    header = f"ts={int(NOW * 1000)},v=é☃"
+@pytest.mark.parametrize("value", ["é☃", "\ud800"])
+def test_a_non_ascii_signature_is_refused_not_crashed(value):
+    # Given a signature value that is not hexadecimal text (a lone surrogate among them)
+    header = f"ts={int(NOW * 1000)},v={value}"
     # When it is verified
-    with pytest.raises(Unauthorized) as refused:
+    with pytest.raises(WebhookRefused) as refused:
         verify_growsurf(header, BODY, SECRET, now=NOW)
     # Then it is an ordinary refusal
-    assert "does not match" in refused.value.message
+    refused_for(refused.value, "wrong_signature")
 
 
 # -- tokens ------------------------------------------------------------------------------------------
@@ -144,20 +149,34 @@ def test_a_non_ascii_signature_is_refused_not_crashed():
 def test_the_right_token_is_accepted():
     # Given SparkLoop's token equal to the campaign's secret
     # When it is verified
-    verify_token(SECRET, SECRET, "SparkLoop-Token")
+    verify_token(SECRET, SECRET)
     # Then no error is raised
 
 
-@pytest.mark.parametrize(("given", "word"), [("wrong", "wrong"), ("", "missing"), (None, "missing")])
-def test_a_wrong_or_missing_token_is_refused(given, word):
+@pytest.mark.parametrize(
+    ("given", "cause"),
+    [("wrong", "wrong_token"), ("", "missing_token"), (None, "missing_token"), ("\udcff", "wrong_token")],
+)
+def test_a_wrong_or_missing_token_is_refused(given, cause):
     # Given a token that is not the campaign's secret, or none
     # When it is verified
-    with pytest.raises(Unauthorized) as refused:
-        verify_token(given, SECRET, "SparkLoop-Token")
-    # Then it is refused, naming the token but never the secret
-    assert word in refused.value.message
-    assert refused.value.details[0]["field"] == "SparkLoop-Token"
+    with pytest.raises(WebhookRefused) as refused:
+        verify_token(given, SECRET)
+    # Then it is refused, naming neither the token nor the secret
+    refused_for(refused.value, cause)
     assert SECRET not in json.dumps(refused.value.to_dict())
+
+
+def test_an_unreadable_body_is_refused_before_anything_else():
+    # Given a proxy event whose body claims base64 but is not, and one holding a lone surrogate
+    # When each is read as a delivery
+    with pytest.raises(WebhookRefused) as not_base64:
+        Delivery.from_proxy("growsurf", "%%%", True, {}, {})
+    with pytest.raises(WebhookRefused) as not_utf8:
+        Delivery.from_proxy("growsurf", '{"a": "\ud800"}', False, {}, {})
+    # Then both are the one refusal
+    refused_for(not_base64.value, "unreadable_body")
+    refused_for(not_utf8.value, "unreadable_body")
 
 
 # -- which campaign ----------------------------------------------------------------------------------
@@ -192,12 +211,16 @@ key = { value = "sl-key" }
 SECRETS = {"spring": "spring-secret", "autumn": "autumn-secret", "waitlist": "waitlist-token", "beta": "beta-token"}
 
 
-@pytest.fixture
-def configured(tmp_path, monkeypatch) -> Iterator[None]:
+def use_config(tmp_path, monkeypatch, text: str) -> None:
     path = tmp_path / "hub.toml"
-    path.write_text(with_webhook_secrets(CONFIG, SECRETS))
+    path.write_text(text)
     monkeypatch.setenv("HUB_CONFIG", str(path))
     config.load_config.cache_clear()
+
+
+@pytest.fixture
+def configured(tmp_path, monkeypatch) -> Iterator[None]:
+    use_config(tmp_path, monkeypatch, with_webhook_secrets(CONFIG, SECRETS))
     yield
     config.load_config.cache_clear()
 
@@ -228,10 +251,10 @@ def test_a_delivery_signed_with_another_campaigns_secret_is_refused(configured):
     # Given a delivery naming spring's campaign id but signed with autumn's secret
     delivery = growsurf_delivery("autumn-secret")
     # When its campaign is found
-    with pytest.raises(Unauthorized) as refused:
+    with pytest.raises(WebhookRefused) as refused:
         campaign_for(Provider.GROWSURF, delivery, "gs-spring")
     # Then it is refused: a secret only verifies its own campaign
-    assert "does not match" in refused.value.message
+    refused_for(refused.value, "wrong_signature")
 
 
 def test_a_viral_loops_delivery_finds_its_campaign_by_its_token(configured):
@@ -245,21 +268,50 @@ def test_a_viral_loops_delivery_finds_its_campaign_by_its_token(configured):
 def test_a_provider_without_any_webhook_secret_refuses_every_delivery(configured):
     # Given a SparkLoop campaign with no webhook_secret
     delivery = Delivery("sparkloop", b"{}", {"sparkloop-token": "anything"}, {})
-    # When a delivery comes
-    with pytest.raises(Unauthorized) as refused:
+    # When a delivery comes naming it
+    with pytest.raises(WebhookRefused) as refused:
         campaign_for(Provider.SPARKLOOP, delivery, "MF-letter")
-    # Then it is refused, saying what to configure
-    assert "webhook secret" in refused.value.message
+    # Then it is refused like any other, without telling the stranger the campaign exists
+    refused_for(refused.value, "unknown_campaign_id")
 
 
-def test_an_unknown_campaign_in_the_url_is_refused(configured):
-    # Given ?campaign= naming no configured campaign of the provider
-    delivery = growsurf_delivery("spring-secret", {"campaign": "waitlist"})
+@pytest.mark.parametrize("asked", ["waitlist", "letter", "nowhere"])
+def test_an_unknown_campaign_in_the_url_is_refused_like_a_wrong_signature(configured, asked):
+    # Given ?campaign= naming a campaign of another provider, one without a secret, or none at all
+    delivery = growsurf_delivery("spring-secret", {"campaign": asked})
     # When its campaign is found
-    with pytest.raises(Unauthorized) as refused:
+    with pytest.raises(WebhookRefused) as refused:
         campaign_for(Provider.GROWSURF, delivery, None)
-    # Then it is refused, naming the campaign asked for
-    assert "'waitlist'" in refused.value.message
+    # Then the answer is the same as for any refusal: nothing tells which campaigns exist
+    refused_for(refused.value, "unknown_campaign")
+    assert asked not in json.dumps(refused.value.to_dict())
+
+
+UNREADABLE = """
+[campaigns.spring]
+provider = "growsurf"
+campaign_id = "gs-spring"
+key = { value = "gs-key" }
+webhook_secret = { secret = "referral-hub/spring-webhook" }
+"""
+
+
+def test_a_webhook_secret_that_cannot_be_read_is_a_503_naming_nothing(tmp_path, monkeypatch):
+    # Given a campaign whose webhook secret is in a Secrets Manager secret that does not exist
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    use_config(tmp_path, monkeypatch, UNREADABLE)
+    delivery = growsurf_delivery("spring-secret", {"campaign": "spring"})
+    # When a delivery for it comes
+    with mock_aws(), pytest.raises(WebhookUnavailable) as unavailable:
+        campaign_for(Provider.GROWSURF, delivery, None)
+    config.load_config.cache_clear()
+    # Then it is 503 (the provider retries), naming neither the secret nor the campaign
+    answer = json.dumps(unavailable.value.to_dict())
+    # (hub.api is not imported here: its Powertools Metrics would take the namespace of a test's environment)
+    assert isinstance(unavailable.value, ProviderUnavailable)  # 503 in the API's one error table
+    assert unavailable.value.code == "PROVIDER_UNAVAILABLE"
+    assert "referral-hub" not in answer
+    assert "spring" not in answer
 
 
 def test_an_unknown_provider_is_no_route():
@@ -267,7 +319,7 @@ def test_an_unknown_provider_is_no_route():
     # When it is looked up
     with pytest.raises(NotFound) as unknown:
         provider_named("loops")
-    # Then it is ROUTE_NOT_FOUND, listing the providers there are
+    # Then it is ROUTE_NOT_FOUND (like any path the API does not serve), listing the public providers
     assert unknown.value.code == "ROUTE_NOT_FOUND"
     assert "growsurf, viral_loops, sparkloop" in str(unknown.value)
 
@@ -537,7 +589,29 @@ def test_a_growsurf_goal_without_a_reward_id_names_the_field():
     assert invalid.value.details[0]["field"] == "data.reward.id"
 
 
-# -- SparkLoop normalization -------------------------------------------------------------------------
+# -- SparkLoop: the payload says whom to read; SparkLoop's answer is what is sent ------------------
+
+SPARKLOOP_KEY, SPARKLOOP_CAMPAIGN = "sl-key", "MF6319db9890"
+
+
+@pytest.fixture
+def sparkloop(start_sandbox, fast_policy):
+    """A SparkLoop sandbox where John Smith (4 referrals in all) referred John Doe, and the program that
+    reads it back."""
+    from hub.config import CampaignConfig
+    from hub.programs.sparkloop import SparkLoopProgram
+    from hub.providers.sparkloop import SparkLoopClient
+    from local.sandbox.sparkloop import SparkLoopSandbox
+
+    sandbox = start_sandbox(SparkLoopSandbox(api_key=SPARKLOOP_KEY, campaign_id=SPARKLOOP_CAMPAIGN))
+    smith = sandbox.seed_subscriber("john.smith@email.com", name="John Smith")
+    sandbox.seed_subscriber("john.doe@email.com", name="John Doe", referrer=smith["ref_code"])
+    for n in range(3):
+        sandbox.seed_subscriber(f"friend{n}@email.com", referrer=smith["ref_code"])
+    settings = {"provider": "sparkloop", "campaign_id": SPARKLOOP_CAMPAIGN, "key": {"value": SPARKLOOP_KEY}}
+    client = SparkLoopClient(SPARKLOOP_KEY, SPARKLOOP_CAMPAIGN, base_url=sandbox.base_url, policy=fast_policy)
+    return sandbox, SparkLoopProgram("letter", CampaignConfig.model_validate(settings), client)
+
 
 JOHN_DOE = {
     "id": "sub_hjdgc74u",
@@ -563,118 +637,274 @@ JOHN_SMITH = {
 }
 
 
-def test_a_sparkloop_new_referral_adds_the_subscriber_and_credits_the_referrer():
-    # Given SparkLoop's documented new_referral
-    payload = {"type": "new_referral", "campaign_id": "MF6319db9890", "subscriber": JOHN_DOE, "referrer": JOHN_SMITH}
+def sparkloop_unlocked(**changes) -> dict:
+    return {
+        "type": "reward_unlocked",
+        "campaign_id": SPARKLOOP_CAMPAIGN,
+        "referrals": 4,
+        "coupon_code": "9wusha0",
+        "subscriber": {**JOHN_SMITH},
+        "reward": {"id": "reward_cdebf4f013", "name": "2018 Private Report", "referrals": 4, "recurring": False},
+        **changes,
+    }
+
+
+def test_a_sparkloop_new_referral_adds_the_subscriber_and_credits_the_referrer_as_sparkloop_has_them(sparkloop):
+    # Given SparkLoop's documented new_referral, John Doe referred by John Smith at SparkLoop
+    _, program = sparkloop
+    payload = {
+        "type": "new_referral",
+        "campaign_id": SPARKLOOP_CAMPAIGN,
+        "subscriber": JOHN_DOE,
+        "referrer": JOHN_SMITH,
+    }
     # When it is normalized
-    added, converted = normalize_sparkloop(payload, "letter").events
-    # Then the subscriber was added (referred by the referrer), and the referrer credited
+    added, converted = normalize_sparkloop(payload, program).events
+    # Then the subscriber was added (referred by the referrer) and the referrer credited, with SparkLoop's data
     assert added.kind is EventKind.PARTICIPANT_ADDED
     assert added.contact.email == "john.doe@email.com"
     assert (added.contact.first_name, added.contact.last_name) == ("John", "Doe")
     assert added.contact.properties["referredByEmail"] == "john.smith@email.com"
-    assert added.contact.properties["referralShareUrl"] == "https://mywebsite.com?rh_ref=ada90f39"
+    assert added.contact.properties["referralCode"] != "ada90f39"  # SparkLoop's own code, not the payload's
+    assert "referralShareUrl" not in added.contact.properties  # the payload's link is not taken
     assert converted.kind is EventKind.REFERRAL_CONVERTED
     assert converted.contact.email == "john.smith@email.com"
     assert converted.contact.properties["referralCount"] == 4
+    # And the dedup identities are the payload's, as before the read-back
+    assert added.identity == ("sub_hjdgc74u",)
     assert converted.identity == ("sub_93ehus8h", "sub_hjdgc74u")
 
 
-def test_a_sparkloop_reward_unlocked_is_a_reward_earned():
-    # Given SparkLoop's documented reward_unlocked
+def test_a_sparkloop_new_referral_of_a_subscriber_sparkloop_does_not_have_is_unconfirmed(sparkloop):
+    # Given a new_referral whose subscriber SparkLoop has never heard of
+    _, program = sparkloop
+    stranger = {**JOHN_DOE, "email": "mallory@example.com"}
     payload = {
-        "type": "reward_unlocked",
-        "campaign_id": "MF6319db9890",
-        "referrals": 4,
-        "coupon_code": "9wusha0",
-        "subscriber": {**JOHN_DOE, "tot_referrals": 4},
-        "reward": {"id": "reward_cdebf4f013", "name": "2018 Private Report", "referrals": 4, "recurring": False},
+        "type": "new_referral",
+        "campaign_id": SPARKLOOP_CAMPAIGN,
+        "subscriber": stranger,
+        "referrer": JOHN_SMITH,
     }
     # When it is normalized
-    (earned,) = normalize_sparkloop(payload, "letter").events
-    # Then it names the reward, the coupon and the count it was unlocked at
+    normalized = normalize_sparkloop(payload, program)
+    # Then nothing is to be sent, and the reason says the provider did not confirm it
+    assert normalized.events == []
+    assert normalized.unconfirmed
+    assert "not confirmed by the provider" in (normalized.ignored or "")
+
+
+def test_a_sparkloop_new_referral_naming_another_referrer_is_unconfirmed(sparkloop):
+    # Given a new_referral claiming friend0 referred John Doe (John Smith did)
+    _, program = sparkloop
+    claimed = {**JOHN_SMITH, "email": "friend0@email.com"}
+    payload = {"type": "new_referral", "campaign_id": SPARKLOOP_CAMPAIGN, "subscriber": JOHN_DOE, "referrer": claimed}
+    # When it is normalized
+    normalized = normalize_sparkloop(payload, program)
+    # Then neither the participant nor the conversion is sent
+    assert normalized.events == []
+    assert normalized.unconfirmed
+
+
+def test_a_sparkloop_reward_unlocked_sends_only_what_sparkloop_confirms(sparkloop):
+    # Given SparkLoop's documented reward_unlocked at 4 referrals, for John Smith who has 4 at SparkLoop
+    _, program = sparkloop
+    # When it is normalized
+    (earned,) = normalize_sparkloop(sparkloop_unlocked(), program).events
+    # Then it is a reward earned at that count, without the payload's reward name or coupon code
     assert earned.kind is EventKind.REWARD_EARNED
     assert earned.contact.event is not None
-    assert earned.contact.event.properties["rewardName"] == "2018 Private Report"
-    assert earned.contact.event.properties["couponCode"] == "9wusha0"
-    assert earned.identity == ("sub_hjdgc74u", "reward_cdebf4f013", "4")
+    assert earned.contact.event.properties == {
+        "referralCampaign": "letter",
+        "referralProvider": "sparkloop",
+        "rewardReferrals": 4,
+        "rewardStatus": "approved",
+    }
+    assert earned.identity == ("sub_93ehus8h", "reward_cdebf4f013", "4")
 
 
-def test_a_sparkloop_reward_redeemed_is_a_reward_redeemed():
+def test_a_sparkloop_reward_unlocked_beyond_the_subscribers_referrals_is_unconfirmed(sparkloop):
+    # Given a reward_unlocked at 10 referrals for John Smith, who has 4 at SparkLoop
+    _, program = sparkloop
+    # When it is normalized
+    normalized = normalize_sparkloop(sparkloop_unlocked(referrals=10), program)
+    # Then nothing is sent
+    assert normalized.events == []
+    assert normalized.unconfirmed
+
+
+def test_a_sparkloop_reward_redeemed_is_a_reward_redeemed_of_that_variant(sparkloop):
     # Given SparkLoop's documented reward_redeemed
+    _, program = sparkloop
     payload = {
         "type": "reward_redeemed",
-        "campaign_id": "MF6319db9890",
+        "campaign_id": SPARKLOOP_CAMPAIGN,
         "referrals": 4,
-        "subscriber": JOHN_DOE,
+        "subscriber": JOHN_SMITH,
         "reward": {"id": "reward_cdebf4f013", "name": "T-shirt"},
         "reward_variant_name": "T-Shirt XXL",
         "reward_variant_sku": "t_shirt_xxl",
     }
     # When it is normalized
-    (redeemed,) = normalize_sparkloop(payload, "letter").events
-    # Then it is the redemption of that variant
+    (redeemed,) = normalize_sparkloop(payload, program).events
+    # Then it is the redemption, told apart by the variant, without the payload's names
     assert redeemed.kind is EventKind.REWARD_REDEEMED
     assert redeemed.contact.event is not None
     assert redeemed.contact.event.name == "referralRewardRedeemed"
-    assert redeemed.contact.event.properties["rewardVariant"] == "T-Shirt XXL"
+    assert "rewardVariant" not in redeemed.contact.event.properties
+    assert redeemed.identity == ("sub_93ehus8h", "reward_cdebf4f013", "4", "t_shirt_xxl")
 
 
 @pytest.mark.parametrize("kind", ["new_partner_referral", "new_offer_lead", "sync_subscriber"])
-def test_sparkloop_events_the_hub_does_not_act_on_are_ignored(kind):
+def test_sparkloop_events_the_hub_does_not_act_on_are_ignored(sparkloop, kind):
     # Given a partner, lead or sync event
+    _, program = sparkloop
     # When it is normalized
-    normalized = normalize_sparkloop({"type": kind, "campaign_id": "MF6319db9890"}, "letter")
-    # Then nothing is to be done
+    normalized = normalize_sparkloop({"type": kind, "campaign_id": SPARKLOOP_CAMPAIGN}, program)
+    # Then nothing is to be done, and it is not a refusal of the provider's word
     assert normalized.events == []
     assert normalized.type == kind
+    assert not normalized.unconfirmed
 
 
-# -- Viral Loops normalization -----------------------------------------------------------------------
+# -- Viral Loops: the same rule ----------------------------------------------------------------------
+
+VIRAL_LOOPS_KEY, VIRAL_LOOPS_CAMPAIGN = "vl-key", "vl-waitlist"
+
+
+@pytest.fixture
+def viral_loops(start_sandbox, fast_policy):
+    """A Viral Loops sandbox where Nalyssa referred Lana, and the program that reads it back."""
+    from hub.config import CampaignConfig
+    from hub.programs.viral_loops import ViralLoopsProgram
+    from hub.providers.viral_loops import ViralLoopsClient
+    from local.sandbox.viral_loops import ViralLoopsSandbox
+
+    sandbox = start_sandbox(ViralLoopsSandbox(api_key=VIRAL_LOOPS_KEY, campaign_id=VIRAL_LOOPS_CAMPAIGN))
+    sandbox.seed_participant("nalyssa@example.com", first_name="Nalyssa")
+    sandbox.seed_participant("lana@example.com", first_name="Lana", referrer="nalyssa@example.com")
+    sandbox.seed_participant("other@example.com", first_name="Other")
+    settings = {"provider": "viral_loops", "campaign_id": VIRAL_LOOPS_CAMPAIGN, "key": {"value": VIRAL_LOOPS_KEY}}
+    client = ViralLoopsClient(
+        VIRAL_LOOPS_KEY,
+        VIRAL_LOOPS_CAMPAIGN,
+        base_url=sandbox.base_url,
+        rewards_url=sandbox.rewards_base_url,
+        policy=fast_policy,
+    )
+    return sandbox, ViralLoopsProgram("waitlist", CampaignConfig.model_validate(settings), client)
+
 
 LANA = {"firstname": "Lana", "lastname": "Dr.", "email": "lana@example.com", "referralCode": "abc123"}
 NALYSSA = {"firstname": "Nalyssa", "lastname": "Gr", "email": "nalyssa@example.com", "referralCode": "dfg456"}
 
 
-def test_a_viral_loops_participation_is_a_participant_added_without_inventing_a_count():
+def test_a_viral_loops_participation_is_a_participant_added_as_viral_loops_has_it(viral_loops):
     # Given Viral Loops' documented participation event (which says no referral count)
-    payload = {"type": "participation", "user": LANA, "referrer": NALYSSA}
+    sandbox, program = viral_loops
+    payload = {"type": "participation", "user": {**LANA, "firstname": "Forged"}, "referrer": NALYSSA}
     # When it is normalized
-    (added,) = normalize_viral_loops(payload, "waitlist").events
-    # Then the participant is added with its code and referrer, and its count is left alone
+    (added,) = normalize_viral_loops(payload, program).events
+    # Then the participant is added with Viral Loops' code, name and referrer, not the payload's
+    lana, nalyssa = sandbox.participant("lana@example.com"), sandbox.participant("nalyssa@example.com")
     assert added.contact.email == "lana@example.com"
     assert added.contact.first_name == "Lana"
-    assert added.contact.properties["referralCode"] == "abc123"
-    assert added.contact.properties["referredByCode"] == "dfg456"
-    assert "referralCount" not in added.contact.properties
+    assert added.contact.properties["referralCode"] == lana["referralCode"]
+    assert added.contact.properties["referredByCode"] == nalyssa["referralCode"]
+    assert added.contact.properties["referredByEmail"] == "nalyssa@example.com"
+    assert added.identity == ("lana@example.com",)
 
 
-def test_a_viral_loops_conversion_credits_the_referrer():
-    # Given a conversion of Lana, referred by Nalyssa
+def test_a_viral_loops_participation_naming_another_referrer_is_unconfirmed(viral_loops):
+    # Given a participation claiming Other referred Lana (Nalyssa did)
+    _, program = viral_loops
+    payload = {"type": "participation", "user": LANA, "referrer": {**NALYSSA, "email": "other@example.com"}}
+    # When it is normalized
+    normalized = normalize_viral_loops(payload, program)
+    # Then nothing is sent
+    assert normalized.events == []
+    assert normalized.unconfirmed
+
+
+def test_a_viral_loops_participation_of_an_unknown_user_is_unconfirmed(viral_loops):
+    # Given a participation of someone Viral Loops does not have
+    _, program = viral_loops
+    payload = {"type": "participation", "user": {**LANA, "email": "mallory@example.com"}}
+    # When it is normalized
+    normalized = normalize_viral_loops(payload, program)
+    # Then nothing is sent
+    assert normalized.events == []
+    assert "not confirmed by the provider" in (normalized.ignored or "")
+
+
+def test_a_viral_loops_conversion_credits_the_referrer_once_viral_loops_has_it_converted(viral_loops):
+    # Given Lana's conversion, done at Viral Loops, delivered with Nalyssa as the referrer
+    sandbox, program = viral_loops
+    sandbox.convert("lana@example.com")
     payload = {"type": "conversion", "user": LANA, "referrer": NALYSSA}
     # When it is normalized
-    (converted,) = normalize_viral_loops(payload, "waitlist").events
+    (converted,) = normalize_viral_loops(payload, program).events
     # Then the referrer's contact gets referralConverted naming the friend
     assert converted.kind is EventKind.REFERRAL_CONVERTED
     assert converted.contact.email == "nalyssa@example.com"
     assert converted.contact.event is not None
     assert converted.contact.event.properties["referredEmail"] == "lana@example.com"
+    assert converted.identity == ("nalyssa@example.com", "lana@example.com")
 
 
-def test_a_viral_loops_event_of_another_type_is_ignored():
-    # Given a type the hub does not know
+def test_a_viral_loops_conversion_viral_loops_has_not_made_is_unconfirmed(viral_loops):
+    # Given a conversion of Lana, who is not converted at Viral Loops
+    _, program = viral_loops
+    payload = {"type": "conversion", "user": LANA, "referrer": NALYSSA}
     # When it is normalized
-    normalized = normalize_viral_loops({"type": "newReferralCount", "user": LANA}, "waitlist")
+    normalized = normalize_viral_loops(payload, program)
+    # Then nobody is credited
+    assert normalized.events == []
+    assert normalized.unconfirmed
+
+
+def test_a_viral_loops_milestone_names_the_reward_as_viral_loops_has_it(viral_loops):
+    # Given a reward Nalyssa has at Viral Loops, and a milestone naming it with a forged name
+    sandbox, program = viral_loops
+    reward = sandbox.grant_reward("nalyssa@example.com")
+    payload = {"type": "milestone", "user": NALYSSA, "reward": {"id": reward["rewardId"], "name": "FREE-1000"}}
+    # When it is normalized
+    (earned,) = normalize_viral_loops(payload, program).events
+    # Then the reward earned carries Viral Loops' own description and status
+    assert earned.kind is EventKind.REWARD_EARNED
+    assert earned.contact.event is not None
+    assert earned.contact.event.properties["rewardName"] == reward["type"]
+    assert earned.contact.event.properties["rewardStatus"] == "pending"
+    assert earned.identity == ("nalyssa@example.com", reward["rewardId"])
+
+
+def test_a_viral_loops_milestone_of_a_reward_viral_loops_does_not_have_is_unconfirmed(viral_loops):
+    # Given a milestone naming a reward Nalyssa does not have
+    _, program = viral_loops
+    payload = {"type": "milestone", "user": NALYSSA, "reward": {"id": "clforged", "name": "FREE-1000"}}
+    # When it is normalized
+    normalized = normalize_viral_loops(payload, program)
+    # Then nothing is sent
+    assert normalized.events == []
+    assert normalized.unconfirmed
+
+
+def test_a_viral_loops_event_of_another_type_is_ignored(viral_loops):
+    # Given a type the hub does not know
+    _, program = viral_loops
+    # When it is normalized
+    normalized = normalize_viral_loops({"type": "newReferralCount", "user": LANA}, program)
     # Then nothing is to be done
     assert normalized.events == []
+    assert not normalized.unconfirmed
 
 
-def test_a_viral_loops_participation_with_an_invalid_email_names_the_field():
+def test_a_viral_loops_participation_with_an_invalid_email_names_the_field(viral_loops):
     # Given a user whose email is not one
+    _, program = viral_loops
     payload = {"type": "participation", "user": {**LANA, "email": "not-an-email"}}
     # When it is normalized
     with pytest.raises(ValidationError) as invalid:
-        normalize_viral_loops(payload, "waitlist")
+        normalize_viral_loops(payload, program)
     # Then the field is named with why
     assert invalid.value.details[0]["field"] == "user.email"
     assert "email address" in invalid.value.details[0]["reason"]

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from . import idempotency, observability, openapi
+from . import idempotency, json_input, observability, openapi
 from .errors import (
     ConfigurationError,
     Conflict,
@@ -119,20 +119,13 @@ def make_app() -> APIGatewayRestResolver:
 
 
 def parse_body(app: APIGatewayRestResolver, model: type[M]) -> M:
-    """The request body validated into ``model``; a bad body is a VALIDATION_ERROR naming each field."""
-    raw = app.current_event.body
-    if not raw:
-        raise MalformedRequest("the request needs a JSON body", details=[{"field": "body", "reason": "is empty"}])
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise MalformedRequest(
-            "the request body is not valid JSON", details=[{"field": "body", "reason": str(exc)}]
-        ) from None
-    if not isinstance(data, dict):
-        raise MalformedRequest(
-            "the request body must be a JSON object", details=[{"field": "body", "reason": "is not an object"}]
-        )
+    """The request body validated into ``model``; a bad body is a VALIDATION_ERROR naming each field.
+
+    400 for a body that cannot be read (empty, not JSON, not an object, nested too deeply for the
+    parser); 422 for a field that holds NaN or Infinity or nests too deeply (:mod:`hub.json_input`),
+    or that ``model`` refuses.
+    """
+    data = json_input.read_object(app.current_event.body)
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
@@ -165,20 +158,46 @@ def query_enum(app: APIGatewayRestResolver, name: str, enum: type[E]) -> E | Non
 
 
 def query_int(app: APIGatewayRestResolver, name: str, *, default: int, minimum: int, maximum: int) -> int:
-    """An optional whole-number query parameter within bounds."""
+    """An optional whole-number query parameter within bounds.
+
+    Only ASCII digits are read: ``int`` would also take ``"١٢"``, ``"1_000"`` or ``" 12 "``, and
+    ``str.isdigit`` holds for ``"²"``, which ``int`` refuses.
+    """
     value = app.current_event.get_query_string_value(name)
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = minimum - 1
-    if not minimum <= number <= maximum:
+    number = whole_number(value)
+    if number is None or not minimum <= number <= maximum:
         raise ValidationError(
             f"the query parameter '{name}' is invalid",
             details=[{"field": name, "reason": f"must be a whole number from {minimum} to {maximum}"}],
         )
     return number
+
+
+def whole_number(value: str, *, max_digits: int = 12) -> int | None:
+    """``value`` as a whole number when it is ASCII digits (an optional leading ``-``), else None."""
+    digits = value.removeprefix("-")
+    if not digits or len(digits) > max_digits or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(value)
+
+
+def query_cursor(app: APIGatewayRestResolver, name: str = "cursor", *, max_length: int = 1024) -> str | None:
+    """An optional opaque paging cursor, handed back as a previous page's ``nextCursor`` gave it.
+
+    It is passed to a provider or decoded by a store, so text no cursor of the hub's holds (control
+    characters, or past ``max_length``) is refused here, naming the parameter.
+    """
+    value = app.current_event.get_query_string_value(name)
+    if value is None:
+        return None
+    if not value or len(value) > max_length or not value.isprintable():
+        raise ValidationError(
+            f"the query parameter '{name}' is invalid",
+            details=[{"field": name, "reason": "must be the nextCursor of a previous page"}],
+        )
+    return value
 
 
 def idempotency_key(app: APIGatewayRestResolver) -> str | None:

@@ -36,7 +36,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
-from . import idempotency, observability
+from . import idempotency, json_input, observability
 from .errors import (
     ConfigurationError,
     HubError,
@@ -134,6 +134,12 @@ def validate_row(operation: BulkOperation, campaign: str | None, row: int, data:
     """The row as the operation's request model, or its failure naming each invalid field."""
     if not isinstance(data, dict):
         error = ValidationError(f"row {row} is not an object", details=[{"field": "row", "reason": "is not an object"}])
+        return RowFailure(row, error.to_dict()["error"])
+    # Rows from any source (JSON, CSV, an upload, a scheduled task) are held to what a JSON body is:
+    # a NaN or an infinity would be refused by the HTTP library at the provider call, after queueing.
+    hostile = json_input.problems(data)
+    if hostile:
+        error = ValidationError(f"row {row} holds values JSON cannot carry", details=hostile)
         return RowFailure(row, error.to_dict()["error"])
     payload = dict(data)
     if operation.name == "syncContact" and campaign and "campaign" not in payload:

@@ -193,31 +193,85 @@ def load_config() -> HubConfig:
     if parameter:
         from aws_lambda_powertools.utilities import parameters
 
-        text = parameters.get_parameter(parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+        try:
+            text = parameters.get_parameter(parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+        except parameters.exceptions.GetParameterError:
+            raise ConfigurationError(
+                f"HUB_CONFIG_PARAMETER names parameter '{parameter}', which cannot be read"
+            ) from None
         return parse_config(str(text), f"parameter '{parameter}'")
     raise ConfigurationError("no configuration: set HUB_CONFIG (a file) or HUB_CONFIG_PARAMETER (an SSM parameter)")
 
 
 def resolve_key(ref: KeyRef) -> str:
-    """The key itself, from where ``ref`` says it lives (cached by Powertools for a few minutes)."""
+    """The key itself, from where ``ref`` says it lives (cached by Powertools for a few minutes).
+
+    Surrounding white space is stripped (``--secret-string file://key.txt`` stores the file's last
+    line break with the key). What cannot be a key is refused with a :class:`ConfigurationError` that
+    says where the key lives and what is wrong, never what it holds: an empty key, one with white space
+    or control characters inside, a JSON secret without the named field or with ``null`` there, and a
+    JSON object stored where a plain key was expected.
+    """
     if ref.value is not None:
-        return ref.value.get_secret_value()
+        return checked_key(ref.value.get_secret_value(), ref)
     from aws_lambda_powertools.utilities import parameters
 
     try:
         if ref.parameter is not None:
-            return str(parameters.get_parameter(ref.parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS))
-        assert ref.secret is not None
-        raw = str(parameters.get_secret(ref.secret, max_age=SECRET_MAX_AGE_SECONDS))
+            raw: Any = parameters.get_parameter(ref.parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+        else:
+            assert ref.secret is not None
+            raw = parameters.get_secret(ref.secret, max_age=SECRET_MAX_AGE_SECONDS)
     except parameters.exceptions.GetParameterError:
         raise ConfigurationError(f"the key in {ref.describe()} cannot be read") from None
+    text = _text(raw, ref)
     if ref.field is None:
-        return raw
+        if text.strip().startswith("{"):
+            raise ConfigurationError(
+                f"{ref.describe()} holds a JSON object, not a key: name the member holding the key with 'field'"
+            )
+        return checked_key(text, ref)
     try:
-        value = json.loads(raw)[ref.field]
-    except (ValueError, KeyError, TypeError):
-        raise ConfigurationError(f"{ref.describe()} has no JSON field '{ref.field}'") from None
-    return str(value)
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ConfigurationError(f"{ref.describe()} is not a JSON object, so it has no field '{ref.field}'") from None
+    if not isinstance(document, dict) or ref.field not in document:
+        raise ConfigurationError(f"{ref.describe()} has no JSON field '{ref.field}'")
+    value = document[ref.field]
+    if not isinstance(value, str):
+        kind = "null" if value is None else "not text"
+        raise ConfigurationError(f"the JSON field '{ref.field}' of {ref.describe()} is {kind}, not a key")
+    return checked_key(value, ref, where=f"the JSON field '{ref.field}' of {ref.describe()}")
+
+
+def checked_key(value: str, ref: KeyRef, *, where: str | None = None) -> str:
+    """``value`` without surrounding white space, if it can be a key; else a :class:`ConfigurationError`
+    naming where it lives (``where``, else ``ref.describe()``) and what is wrong, never the value.
+
+    A key goes into an HTTP header, which takes printable ASCII only: anything else would make the
+    HTTP library fail with the header, key included, in its message.
+    """
+    place = where or ref.describe()
+    key = value.strip()
+    if not key:
+        raise ConfigurationError(f"the key in {place} is empty")
+    if any(char.isspace() for char in key):
+        raise ConfigurationError(f"the key in {place} has white space inside it; store the key alone, on one line")
+    if not (key.isascii() and key.isprintable()):
+        raise ConfigurationError(f"the key in {place} holds characters other than printable ASCII")
+    return key
+
+
+def _text(raw: Any, ref: KeyRef) -> str:
+    """A secret's value as text: Secrets Manager hands a binary secret back as bytes."""
+    if isinstance(raw, bytes | bytearray):
+        try:
+            return bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"the key in {ref.describe()} is not UTF-8 text") from None
+    if not isinstance(raw, str):
+        raise ConfigurationError(f"the key in {ref.describe()} is not text")
+    return raw
 
 
 class RuntimeSettings(_Strict):

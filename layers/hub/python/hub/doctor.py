@@ -242,7 +242,7 @@ def _problem(check: str, exc: HubError, provider: Provider, key: KeyRef, campaig
     elif isinstance(exc, ConfigurationError):
         message = (
             f"{exc.message}: create it, or fix the key's location in {section}; in AWS the functions may read"
-            " only secrets under the ProviderSecretsPrefix stack parameter"
+            " only secrets under the ProviderKeysPrefix, ContactsKeyPrefix and WebhookSecretsPrefix stack parameters"
         )
     elif isinstance(exc, ProviderUnavailable | ProviderTimeout):
         message = (

@@ -22,6 +22,13 @@ class HubError(Exception):
         if code is not None:
             self.code = code
 
+    def redacted(self, secrets: tuple[str, ...]) -> HubError:
+        """This error with ``secrets`` masked in its message and its details, in place."""
+        self.message = redact(self.message, secrets)
+        self.args = (self.message,)
+        self.details = redact(self.details, secrets)
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """The SPEC's error body: ``{"error": {"code", "message", "details"}}``."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
@@ -158,3 +165,18 @@ class ConfigurationError(HubError):
     """The hub's own configuration is missing or wrong; raised at cold start, naming the setting."""
 
     code = "CONFIGURATION_ERROR"
+
+
+def redact(value: Any, secrets: tuple[str, ...], mask: str = "***") -> Any:
+    """``value`` with every occurrence of each secret replaced by ``mask``, in text at any depth of
+    dicts and lists (the keys of dicts included): a provider's message may echo a key anywhere."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret:
+                value = value.replace(secret, mask)
+        return value
+    if isinstance(value, dict):
+        return {redact(key, secrets, mask): redact(item, secrets, mask) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item, secrets, mask) for item in value]
+    return value

@@ -29,6 +29,7 @@ from urllib3.util.retry import Retry
 
 from . import observability
 from .errors import (
+    ConfigurationError,
     Conflict,
     HubError,
     NotFound,
@@ -216,23 +217,14 @@ class ProviderHttp:
             remaining = policy.budget - (time.monotonic() - started)
             try:
                 with self.limiter.slot(max_wait=max(0.0, remaining)):
-                    response = self.session.request(
-                        method,
-                        url,
-                        params=_clean(params),
-                        json=json,
-                        headers=dict(headers) if headers else None,
-                        timeout=(policy.connect_timeout, policy.read_timeout),
-                    )
+                    response = self._attempt(method, url, params, json, headers)
             except RateLimited as exc:
                 # The hub's own limiter could not give a slot within the call's budget.
                 raise ProviderThrottled(exc.message, retry_after=exc.retry_after) from None
-            except requests.Timeout:
-                failure = ProviderTimeout(f"{self.provider} did not answer within {policy.read_timeout:g}s")
-                wait = None
-            except requests.ConnectionError:
-                failure = ProviderUnavailable(f"{self.provider} could not be reached")
-                wait = None
+            if isinstance(response, _Unsent):
+                if not response.retry:
+                    raise response.error
+                failure, wait = response.error, None
             else:
                 self._log(method, path, response.status_code, attempt, started)
                 if response.status_code < 400:
@@ -281,13 +273,43 @@ class ProviderHttp:
         assert failure is not None
         raise failure
 
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> requests.Response | _Unsent:
+        """One attempt: the provider's answer, or why it could not be had.
+
+        Every exception of ``requests`` becomes a domain error with a fixed message, made after the
+        ``except`` block has ended: the exception's text may hold a header (``InvalidHeader`` quotes the
+        ``Authorization`` value, key included) or a URL with a key in its query, and an error raised
+        inside the block would carry it along as its context, into tracebacks and traces.
+        """
+        outcome: _Unsent | None = None
+        try:
+            return self.session.request(
+                method,
+                url,
+                params=_clean(params),
+                json=json,
+                headers=dict(headers) if headers else None,
+                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+            )
+        except requests.RequestException as exc:
+            outcome = _unsent(self.provider, self.policy, exc)
+        except (UnicodeError, ValueError):
+            # http.client encodes header values as Latin-1 and urllib3 checks URLs: a key or base URL
+            # it cannot send fails here, before any byte leaves.
+            outcome = _Unsent(_unsendable(self.provider), retry=False)
+        return outcome
+
     def _redact(self, error: HubError) -> HubError:
-        """A provider echoing the key back in an error must not carry it into the hub's answer."""
-        for secret in self._secrets:
-            if secret in error.message:
-                error.message = error.message.replace(secret, "***")
-                error.args = (error.message,)
-        return error
+        """A provider echoing the key back in an error must not carry it into the hub's answer,
+        in the message or in the details (where a client may copy the provider's own words)."""
+        return error.redacted(self._secrets)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter")."""
@@ -305,6 +327,55 @@ class ProviderHttp:
                 "elapsedMs": round((time.monotonic() - started) * 1000, 1),
             },
         )
+
+
+@dataclass(frozen=True)
+class _Unsent:
+    """An attempt that got no answer: the error to report, and whether another attempt may help."""
+
+    error: HubError
+    retry: bool
+
+
+#: What ``requests`` raises before sending for a header (a key) or a base URL it cannot use.
+_UNSENDABLE = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.URLRequired,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+)
+
+
+def _unsendable(provider: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"the request to {provider} cannot be sent: its key holds characters no HTTP header may carry,"
+        " or its base URL is invalid; check the key's configuration (hub doctor names it) and the base URL"
+    )
+
+
+def _unsent(provider: str, policy: RetryPolicy, exc: requests.RequestException) -> _Unsent:
+    """The domain error for an exception of ``requests``; never its text (see ``_attempt``)."""
+    if isinstance(exc, requests.exceptions.InvalidJSONError):
+        # A value JSON cannot carry (NaN, Infinity) that got past validation: the caller's input.
+        return _Unsent(
+            ValidationError(f"the request to {provider} holds a number JSON cannot carry (NaN or Infinity)"),
+            retry=False,
+        )
+    if isinstance(exc, _UNSENDABLE):
+        return _Unsent(_unsendable(provider), retry=False)
+    if isinstance(exc, requests.Timeout):
+        return _Unsent(ProviderTimeout(f"{provider} did not answer within {policy.read_timeout:g}s"), retry=True)
+    if isinstance(exc, requests.exceptions.SSLError):
+        # A certificate or TLS failure does not clear within a call.
+        return _Unsent(ProviderUnavailable(f"{provider} could not be reached over TLS"), retry=False)
+    if isinstance(exc, requests.ConnectionError):
+        return _Unsent(ProviderUnavailable(f"{provider} could not be reached"), retry=True)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+        return _Unsent(ProviderError(f"{provider} sent an answer that broke off or cannot be decoded"), retry=True)
+    if isinstance(exc, requests.TooManyRedirects):
+        return _Unsent(ProviderError(f"{provider} redirected the hub too many times"), retry=False)
+    return _Unsent(ProviderError(f"the call to {provider} failed before an answer was read"), retry=False)
 
 
 def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

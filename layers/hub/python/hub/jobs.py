@@ -43,6 +43,8 @@ FAILURES_PAGE = 100
 #: The index listing jobs newest first, and the value of its partition key on every job item.
 LISTING_INDEX = "JobsByCreatedAt"
 LISTING_KIND = "JOB"
+#: Job ids are 32 hex digits; an id past this many bytes names no job (and DynamoDB would refuse it).
+MAX_JOB_ID_BYTES = 256
 #: BatchGetItem takes at most this many keys.
 BATCH_GET_MAX = 100
 
@@ -127,18 +129,39 @@ def _encode_cursor(last_key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+def _invalid_cursor(reason: str = "must be the nextCursor of a previous page") -> ValidationError:
+    return ValidationError("the query parameter 'cursor' is invalid", details=[{"field": "cursor", "reason": reason}])
+
+
 def _decode_cursor(cursor: str) -> dict[str, Any]:
-    """The index position a listing cursor names; a cursor this store did not write is a 422."""
+    """The index position a listing cursor names; a cursor this store did not write is a 422.
+
+    Its every part is checked against what :func:`_encode_cursor` writes: DynamoDB refuses a start key
+    with an empty or foreign part with a ValidationException, which would otherwise reach the caller
+    as a 500.
+    """
     try:
         plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(plain, dict) or set(plain) != set(_CURSOR_KEYS):
-            raise ValueError
-        return {name: {"S": str(plain[name])} for name in _CURSOR_KEYS}
-    except (ValueError, binascii.Error, TypeError):
-        raise ValidationError(
-            "the query parameter 'cursor' is invalid",
-            details=[{"field": "cursor", "reason": "must be the nextCursor of a previous page"}],
-        ) from None
+    except (ValueError, binascii.Error, TypeError, RecursionError):
+        raise _invalid_cursor() from None
+    if not isinstance(plain, dict) or set(plain) != set(_CURSOR_KEYS):
+        raise _invalid_cursor()
+    if not all(isinstance(plain[name], str) and plain[name] for name in _CURSOR_KEYS):
+        raise _invalid_cursor()
+    if plain["kind"] != LISTING_KIND or plain["sk"] != "JOB" or not plain["pk"].startswith("JOB#"):
+        raise _invalid_cursor()
+    return {name: {"S": plain[name]} for name in _CURSOR_KEYS}
+
+
+def row_cursor(cursor: str | None) -> int:
+    """The row a job's failures page starts from (0 for the first page); 422 for anything but a row
+    number of at most nine ASCII digits (row numbers are stored on nine digits: a longer one would
+    make a key range DynamoDB refuses)."""
+    if cursor is None or cursor == "":
+        return 0
+    if len(cursor) > 9 or not (cursor.isascii() and cursor.isdigit()):
+        raise _invalid_cursor("must be a row number (the nextCursor of a previous page)")
+    return int(cursor)
 
 
 def _job_from_item(job_id: str, item: dict[str, Any]) -> Job:
@@ -282,11 +305,14 @@ class JobStore:
 
     def get(self, job_id: str, *, cursor: str | None = None, limit: int = FAILURES_PAGE) -> Job:
         """The job with one page of its failed rows (from ``cursor``, a row number, on)."""
+        start = _row_sk("FAIL", row_cursor(cursor))
+        if not job_id or len(job_id.encode("utf-8", "surrogatepass")) > MAX_JOB_ID_BYTES:
+            # DynamoDB refuses a key past its size limit outright; no job of the hub has such an id.
+            raise JobNotFound("no import job has this id")
         answer = self.client.get_item(TableName=self.table_name, Key=_job_key(job_id), ConsistentRead=True)
         item = answer.get("Item")
         if item is None:
             raise JobNotFound(f"no import job '{job_id}'")
-        start = _row_sk("FAIL", int(cursor)) if cursor else _row_sk("FAIL", 0)
         page = self.client.query(
             TableName=self.table_name,
             KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
@@ -325,7 +351,14 @@ class JobStore:
         }
         if cursor:
             query["ExclusiveStartKey"] = _decode_cursor(cursor)
-        page = self.client.query(**query)
+        try:
+            page = self.client.query(**query)
+        except ClientError as exc:
+            # A start key of the right shape that names no position of the index (forged, or from
+            # another table) is refused by DynamoDB itself: the caller's cursor, not the hub's fault.
+            if cursor and exc.response.get("Error", {}).get("Code") == "ValidationException":
+                raise _invalid_cursor() from None
+            raise
         keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", [])]
         items = self._get_many(keys)
         jobs = [

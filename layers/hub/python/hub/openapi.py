@@ -1,6 +1,13 @@
 """The OpenAPI 3.1 document of the hub's API, built from the same pydantic models that validate the
 requests and shape the answers, so the document cannot drift from the code. A test checks that its
 routes are exactly the template's.
+
+The document is exact, so that a client generated from it (and ``make fuzz``, Schemathesis with all
+its checks) finds that every request it allows is accepted and every other one refused: emails carry
+``format: email`` and the pattern the hub checks, text fields that the models strip say they must
+hold more than whitespace, flat objects say their values are scalars, bulk operation names are an
+enum, cursors have their shape, and each operation lists every status it can answer, the gateway's
+(403, 413, 429) included.
 """
 
 from __future__ import annotations
@@ -8,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .models import Page, Participant, Referral, Reward
 from .schemas import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
     AddParticipantRequest,
     ContactSyncRequest,
     ConvertRequest,
@@ -21,6 +30,7 @@ from .schemas import (
     RedeemRequest,
     RedriveRequest,
     UploadRequest,
+    check_email,
 )
 
 REF = "#/components/schemas/{model}"
@@ -53,8 +63,53 @@ class Operation:
         return self.method == "POST"
 
 
-_EMAIL = {"type": "string", "format": "email"}
+def _char_class(characters: str) -> str:
+    return "".join(f"\\u{ord(character):04x}" for character in characters)
+
+
+# What pydantic's ``strip_whitespace`` removes: Unicode White_Space (``str.isspace`` but for the four
+# information separators U+001C to U+001F).
+# Spelled out: ``\s`` means a different set in ECMA-262, in Python and in Rust regular expressions.
+_STRIPPED_SPACE = _char_class(
+    "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f")
+)
+#: ``schemas.check_email``. ``idn-email``, not ``email``: the hub takes non-ASCII local parts (RFC 6531).
+EMAIL = {"type": "string", "format": "idn-email", "maxLength": EMAIL_MAX_LENGTH, "pattern": EMAIL_PATTERN}
+#: A stripped text field with a minimum length must hold a character that is not whitespace.
+NOT_BLANK_PATTERN = f"[^{_STRIPPED_SPACE}]"
+#: An Idempotency-Key: 1 to 255 printable characters (HTTP carries Latin-1), not all spaces.
+_PRINTABLE = "\\u0020-\\u007e\\u00a1-\\u00ac\\u00ae-\\u00ff"
+IDEMPOTENCY_KEY_PATTERN = f"^[{_PRINTABLE}]*[\\u0021-\\u007e\\u00a1-\\u00ac\\u00ae-\\u00ff][{_PRINTABLE}]*$"
 _WEBHOOK_PROVIDER = {"type": "string", "enum": ["growsurf", "viral_loops", "sparkloop"]}
+#: A job's failures page: the row number it starts from (``jobs.row_cursor``).
+ROW_CURSOR = {
+    "type": "string",
+    "pattern": "^[0-9]{1,9}$",
+    "description": "the nextCursor of a previous page (a row number)",
+}
+#: The job listing's cursor: base64url (unpadded) of the listing index's position (``jobs._encode_cursor``).
+LISTING_CURSOR = {
+    "type": "string",
+    # Empty is the first page, as no cursor is.
+    "pattern": "^[A-Za-z0-9_-]*$",
+    "maxLength": 1024,
+    "contentEncoding": "base64url",
+    "contentMediaType": "application/json",
+    "description": "the nextCursor of a previous page; any other value answers 422",
+}
+#: A provider's own paging token (GrowSurf's next participant id, SparkLoop's next page number).
+PROVIDER_CURSOR = {
+    "type": "string",
+    "pattern": "^[!-~]+$",
+    "maxLength": 1024,
+    "description": "the nextCursor of a previous page; any other value answers 422 or the provider's 502",
+}
+_LIMIT_100 = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+#: Filled in by :func:`document` with the names of :data:`hub.bulk.OPERATIONS` (imported there: the
+#: bulk module and its AWS clients stay out of every other function's cold start).
+BULK_OPERATION: dict[str, Any] = {"type": "string", "x-hub-enum": "bulkOperation"}
+#: The one bulk operation that needs no campaign (``imports.check_target``).
+CAMPAIGNLESS_OPERATION = "syncContact"
 
 OPERATIONS: list[Operation] = [
     Operation(
@@ -117,10 +172,7 @@ OPERATIONS: list[Operation] = [
         "leaderboard",
         "Ranked participants, paged",
         response=Page[Participant],
-        query={
-            "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-            "cursor": {"type": "string"},
-        },
+        query={"limit": _LIMIT_100, "cursor": PROVIDER_CURSOR},
         errors=(404, 501, 502, 503, 504),
     ),
     Operation(
@@ -139,8 +191,12 @@ OPERATIONS: list[Operation] = [
         " parameters); 202 with jobId and total",
         ImportRequest,
         success=202,
-        query={"campaign": {"type": "string"}, "operation": {"type": "string"}},
-        errors=(400, 404, 501),
+        # Read with a CSV body only (a JSON body names them itself), so they are not constrained here.
+        query={
+            "campaign": {"type": "string", "description": "with a CSV body: the campaign"},
+            "operation": {"type": "string", "description": "with a CSV body: the bulk operation"},
+        },
+        errors=(404, 501),
     ),
     Operation(
         "POST",
@@ -156,7 +212,7 @@ OPERATIONS: list[Operation] = [
         "/imports/{jobId}",
         "getImport",
         "A bulk job's status, counts and failed rows (paged by cursor)",
-        query={"cursor": {"type": "string", "pattern": "^[0-9]+$"}},
+        query={"cursor": ROW_CURSOR},
         errors=(404,),
     ),
     # The operator's routes (the `hub` command line).
@@ -165,10 +221,7 @@ OPERATIONS: list[Operation] = [
         "/imports",
         "listImports",
         "Recent bulk jobs, newest first, with their status and counts (items, nextCursor)",
-        query={
-            "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-            "cursor": {"type": "string"},
-        },
+        query={"limit": _LIMIT_100, "cursor": LISTING_CURSOR},
         errors=(),
     ),
     Operation(
@@ -185,7 +238,7 @@ OPERATIONS: list[Operation] = [
         "listDeadLetters",
         "Each bulk operation's dead-letter queue: its count and its first messages with their row and error",
         query={
-            "operation": {"type": "string", "description": "a bulk operation, such as addParticipant"},
+            "operation": {**BULK_OPERATION, "description": "a bulk operation, such as addParticipant"},
             "limit": {"type": "integer", "minimum": 0, "maximum": 50, "default": 10},
         },
         errors=(),
@@ -235,6 +288,9 @@ _ERROR_SCHEMA = {
 
 def document() -> dict[str, Any]:
     """The whole OpenAPI document."""
+    from .bulk import OPERATIONS as BULK_OPERATIONS
+
+    bulk_names = list(BULK_OPERATIONS)
     models: list[tuple[type[BaseModel], Any]] = []
     for op in OPERATIONS:
         if op.request is not None:
@@ -243,15 +299,19 @@ def document() -> dict[str, Any]:
             models.append((op.response, "serialization"))
     refs, defs = models_json_schema(models, ref_template=REF, by_alias=True)
     schemas = {**defs.get("$defs", {}), "Error": _ERROR_SCHEMA}
+    request_models = {op.request for op in OPERATIONS if op.request is not None}
+    for model in _with_nested(request_models):
+        _exact_request(model, schemas[model.__name__], bulk_names)
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
-        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs)
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs, bulk_names)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Referral Hub",
             "version": "1.0.0",
-            "description": "One API in front of Viral Loops, GrowSurf, SparkLoop and Loops.",
+            "description": "One API in front of Viral Loops, GrowSurf, SparkLoop and Loops. A path asked with a"
+            " method it does not take answers 405 with an Allow header (docs/api.md).",
         },
         "security": [{"apiKey": []}],
         "paths": paths,
@@ -262,13 +322,117 @@ def document() -> dict[str, Any]:
     }
 
 
-def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
+def _with_nested(models: set[type[BaseModel]]) -> set[type[BaseModel]]:
+    """``models`` and the request models their fields hold (``ContactSyncRequest.event``)."""
+    found: set[type[BaseModel]] = set()
+    pending = list(models)
+    while pending:
+        model = pending.pop()
+        if model in found:
+            continue
+        found.add(model)
+        for info in model.model_fields.values():
+            for part in _annotation_parts(info.annotation):
+                if isinstance(part, type) and issubclass(part, BaseModel):
+                    pending.append(part)
+    return found
+
+
+def _annotation_parts(annotation: Any) -> list[Any]:
+    parts = [annotation]
+    for arg in getattr(annotation, "__args__", ()):
+        parts += _annotation_parts(arg)
+    return parts
+
+
+def _validators(model: type[BaseModel], name: str) -> set[Any]:
+    """The after-validators of a field, also those inside ``X | None``."""
+    info = model.model_fields[name]
+    found = {m.func for m in info.metadata if isinstance(m, AfterValidator)}
+    for part in _annotation_parts(info.annotation):
+        found |= {m.func for m in getattr(part, "__metadata__", ()) if isinstance(m, AfterValidator)}
+    return found
+
+
+def _exact_request(model: type[BaseModel], schema: dict[str, Any], bulk_names: list[str]) -> None:
+    """What a request model checks beyond what pydantic writes into its JSON schema, written in."""
+    properties: dict[str, Any] = schema.get("properties", {})
+    for name, info in model.model_fields.items():
+        prop = properties.get(info.alias or name)
+        if prop is None:
+            continue
+        validators = _validators(model, name)
+        for branch in prop.get("anyOf", [prop]):
+            if check_email in validators and branch.get("type") == "string":
+                branch.update(EMAIL)
+            elif _is_flat(validators) and branch.get("type") == "object":
+                # Nested values are refused (schemas._flat): a flat object holds scalars only.
+                branch["additionalProperties"] = {"type": ["string", "number", "boolean", "null"]}
+                # Loops refuses a property without a name (422 from the hub): the document says so first.
+                branch["propertyNames"] = {"minLength": 1}
+            elif branch.get("type") == "string" and branch.get("minLength", 0) >= 1:
+                # The models strip text before checking its length: only whitespace is empty.
+                branch["pattern"] = NOT_BLANK_PATTERN
+        if name == "operation":
+            for branch in prop.get("anyOf", [prop]):
+                if branch.get("type") == "string":
+                    branch.pop("pattern", None)
+                    branch["enum"] = bulk_names
+    if model in (ImportRequest, UploadRequest):
+        schema["anyOf"] = [
+            {"required": ["operation"], "properties": {"operation": {"const": CAMPAIGNLESS_OPERATION}}},
+            {"required": ["campaign"], "properties": {"campaign": {"type": "string"}}},
+        ]
+        schema["description"] = f"campaign is required unless operation is {CAMPAIGNLESS_OPERATION}"
+    if model is ImportRequest:
+        properties["rows"]["minItems"] = 1
+
+
+def _is_flat(validators: set[Any]) -> bool:
+    return any(getattr(func, "__name__", "") == "_flat" for func in validators)
+
+
+def statuses(op: Operation) -> list[int]:
+    """Every status ``op`` can answer: its success, its handler's domain errors, and what every such
+    route can answer (a body that cannot be read, invalid input, the API key or the signature, the
+    gateway's size limit and throttle, an Idempotency-Key reused)."""
+    found = {op.success, *op.errors, 429}
+    has_body = op.request is not None or op.public
+    if has_body:
+        found |= {400, 413}
+    if has_body or op.query or "{" in op.path or (op.is_write and not op.public):
+        found.add(422)
+    found.add(401 if op.public else 403)
+    if op.is_write and not op.public:
+        found.add(409)
+    return sorted(found)
+
+
+_DESCRIPTIONS = {
+    400: "The body cannot be read: empty, not JSON, or not a JSON object",
+    401: "The signature or token is missing, stale or wrong",
+    403: "No or a wrong API key",
+    404: "Unknown campaign, participant, contact or job",
+    409: "A conflict: already converted, email taken, or an Idempotency-Key reused or still in progress",
+    413: "The request is larger than a Lambda function takes (6 MB)",
+    422: "Invalid input: which field, and why",
+    429: "Throttled (the API's usage plan, or a provider's limit outlasting the budget); see Retry-After",
+    501: "The campaign's provider has no such operation",
+    502: "The provider failed",
+    503: "The provider refused the connection or is unavailable",
+    504: "The provider did not answer in time",
+}
+
+
+def _operation(op: Operation, refs: dict[Any, Any], bulk_names: list[str]) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = []
     for name in ("campaign", "email", "jobId", "provider"):
         if "{" + name + "}" in op.path:
-            schema = {"email": _EMAIL, "provider": _WEBHOOK_PROVIDER}.get(name, {"type": "string", "minLength": 1})
+            schema = {"email": EMAIL, "provider": _WEBHOOK_PROVIDER}.get(name, {"type": "string", "minLength": 1})
             parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     for name, schema in op.query.items():
+        if schema.get("x-hub-enum") == "bulkOperation":
+            schema = {key: value for key, value in schema.items() if key != "x-hub-enum"} | {"enum": bulk_names}
         parameters.append({"name": name, "in": "query", "required": False, "schema": schema})
     if op.is_write and not op.public:
         parameters.append(
@@ -277,20 +441,28 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
                 "in": "header",
                 "required": False,
                 "description": "Replays answer the first response again (header Idempotent-Replayed: true)",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN},
             }
         )
     success_schema = refs[(op.response, "serialization")] if op.response is not None else {"type": "object"}
-    responses: dict[str, Any] = {str(op.success): _json("Success", success_schema)}
+    success = _json("Success", success_schema)
+    if op.is_write and not op.public:
+        success["headers"] = {
+            "Idempotent-Replayed": {
+                "description": "true when this is the stored answer to an earlier request with the same key",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        }
+    responses: dict[str, Any] = {}
     error_ref = {"$ref": REF.format(model="Error")}
-    if op.is_write or parameters:
-        responses["422"] = _json("Invalid input: which field, and why", error_ref)
-    if op.public:
-        responses["401"] = _json("The signature or token is missing, stale or wrong", error_ref)
-    else:
-        responses["403"] = _json("No or a wrong API key", error_ref)
-    for status in op.errors:
-        responses[str(status)] = _json("See the error codes", error_ref)
+    for status in statuses(op):
+        if status == op.success:
+            responses[str(status)] = success
+            continue
+        responses[str(status)] = _json(_DESCRIPTIONS.get(status, "See the error codes"), error_ref)
+    responses["429"]["headers"] = {
+        "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}
+    }
     spec: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,
@@ -299,7 +471,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     }
     if op.request is not None:
         spec["requestBody"] = {
-            "required": True,
+            # The redrive body is optional: without one, every queue is redriven.
+            "required": op.request is not RedriveRequest,
             "content": {"application/json": {"schema": refs[(op.request, "validation")]}},
         }
     if op.public:

@@ -14,13 +14,28 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An address as the providers take it (RFC 5321's dot-atom, with RFC 6531's non-ASCII characters in the
+# local part, and an ASCII host name), written once for this check and for the OpenAPI document's
+# ``pattern``: \\uXXXX escapes only, no ``\\s`` or ``\\w``, whose meaning differs between Python's,
+# ECMA-262's and Rust's regular expressions. Control and whitespace characters are never part of it.
+_SPACE = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace())
+_ATEXT = f"(?:[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]|[^\\u0000-\\u009f{_SPACE}])"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = f"^{_ATEXT}+(?:\\.{_ATEXT}+)*@{_LABEL}(?:\\.{_LABEL})+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+#: RFC 5321's limits: the whole address, its local part, each label of its domain.
+EMAIL_MAX_LENGTH = 254
+_LOCAL_MAX_LENGTH = 64
+_LABEL_MAX_LENGTH = 63
 
 
 def check_email(value: str) -> str:
     """``value`` stripped, if it is an email address; else ValueError saying what one looks like."""
     value = value.strip()
-    if len(value) > 254 or not _EMAIL.match(value):
+    if len(value) > EMAIL_MAX_LENGTH or not _EMAIL.fullmatch(value):
+        raise ValueError("must be an email address such as ada@example.com")
+    local, domain = value.rsplit("@", 1)
+    if len(local) > _LOCAL_MAX_LENGTH or any(len(label) > _LABEL_MAX_LENGTH for label in domain.split(".")):
         raise ValueError("must be an email address such as ada@example.com")
     return value
 

@@ -1,0 +1,108 @@
+"""SparkLoop's webhooks as the hub's events, each confirmed by SparkLoop's own answer.
+
+SparkLoop proves a delivery with a static token only, so whoever holds the token could write any
+payload. The payload therefore only says what to look at (the subscriber's email, the referrer's email,
+the referral count a reward unlocked at); what reaches Loops comes from SparkLoop's API, read back with
+the campaign's program:
+
+- the subscriber (and the referrer, for ``new_referral``) are read by email; a subscriber SparkLoop does
+  not have, or a referrer whose ``ref_code`` is not the subscriber's ``referrer_code``, is not confirmed;
+- SparkLoop's API has no rewards, so a reward event is confirmed by the subscriber's ``referrals_count``
+  at SparkLoop having reached the ``referrals`` the payload says the reward unlocked at, and its Loops
+  event carries only that count: the reward's name, coupon code and variant are the payload's word
+  alone, and are not sent.
+
+The dedup identities are the payload's, as before the read-back (the subscriber's ``id``, the reward id,
+the count, the variant's SKU), so a redelivery is the same event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import NotFound
+from ..models import Participant, ReferrerRef
+from ..programs import ReferralProgram
+from ..providers.fields import as_int, as_str
+from .events import EventKind, Normalized, WebhookEvent, email_of, event, invalid, obj, payload_ident, unconfirmed
+
+
+def _read(program: ReferralProgram, email: str) -> Participant | None:
+    """The subscriber as SparkLoop has it, or None when it has no such subscriber."""
+    try:
+        return program.get_participant(email)
+    except NotFound:
+        return None
+
+
+def normalize_sparkloop(payload: dict[str, Any], program: ReferralProgram) -> Normalized:
+    """SparkLoop's ``{type, campaign_id, subscriber, ...}`` as the hub's events, built from what
+    ``program`` (the campaign's SparkLoop: its participants carry the campaign) answers; a payload it
+    does not bear out is ``unconfirmed``."""
+    kind = as_str(payload.get("type")) or ""
+    if kind == "new_referral":
+        return _referral(kind, payload, program)
+    if kind in ("reward_unlocked", "reward_redeemed"):
+        return _reward(kind, payload, program)
+    return Normalized(kind, [], f"SparkLoop's '{kind or '(no type)'}' is not an event the hub acts on")
+
+
+def _referral(kind: str, payload: dict[str, Any], program: ReferralProgram) -> Normalized:
+    subscriber_data = obj(payload.get("subscriber"), "subscriber")
+    email = email_of(subscriber_data, "subscriber")
+    referrer_data = payload.get("referrer")
+    referrer_email = email_of(referrer_data, "referrer") if isinstance(referrer_data, dict) else None
+    subscriber = _read(program, email)
+    if subscriber is None:
+        return unconfirmed(kind, "SparkLoop has no subscriber with the subscriber's email")
+    referrer: Participant | None = None
+    if isinstance(referrer_data, dict) and referrer_email is not None:
+        referrer = _read(program, referrer_email)
+        if referrer is None:
+            return unconfirmed(kind, "SparkLoop has no subscriber with the referrer's email")
+        code = subscriber.referrer.referral_code if subscriber.referrer else None
+        if not referrer.referral_code or code != referrer.referral_code:
+            return unconfirmed(kind, "SparkLoop does not have the subscriber referred by that referrer")
+        # SparkLoop knows the referrer by code only; the email is the one just confirmed to hold it.
+        subscriber = subscriber.model_copy(
+            update={"referrer": ReferrerRef(email=referrer.email, referral_code=referrer.referral_code)}
+        )
+    added = payload_ident(subscriber_data, email)
+    details = {"referredByEmail": referrer.email if referrer else None}
+    events = [event(EventKind.PARTICIPANT_ADDED, subscriber, (added,), details=details)]
+    if referrer is not None and isinstance(referrer_data, dict) and referrer_email is not None:
+        # SparkLoop has no conversion step: a referral counts for the referrer when the friend subscribes.
+        converted = {"referredEmail": subscriber.email, "referredFirstName": subscriber.first_name}
+        identity = (payload_ident(referrer_data, referrer_email), added)
+        events.append(event(EventKind.REFERRAL_CONVERTED, referrer, identity, details=converted))
+    return Normalized(kind, events)
+
+
+def _reward(kind: str, payload: dict[str, Any], program: ReferralProgram) -> Normalized:
+    subscriber_data = obj(payload.get("subscriber"), "subscriber")
+    email = email_of(subscriber_data, "subscriber")
+    reward = obj(payload.get("reward"), "reward")
+    reward_id = as_str(reward.get("id"))
+    if reward_id is None:
+        raise invalid("reward.id", "is required")
+    # A recurring reward is unlocked again at a higher referral count: the count tells them apart.
+    referrals = as_str(payload.get("referrals")) or as_str(reward.get("referrals")) or ""
+    needed = as_int(referrals, None)
+    if needed is None:
+        return unconfirmed(kind, "the payload names no referral count SparkLoop could bear out")
+    subscriber = _read(program, email)
+    if subscriber is None:
+        return unconfirmed(kind, "SparkLoop has no subscriber with the subscriber's email")
+    if subscriber.referral_count < needed:
+        return unconfirmed(kind, "the subscriber has fewer referrals at SparkLoop than the reward needs")
+    details: dict[str, Any] = {"rewardReferrals": needed}
+    ident = payload_ident(subscriber_data, email)
+    found: WebhookEvent
+    if kind == "reward_unlocked":
+        details["rewardStatus"] = "approved"
+        found = event(EventKind.REWARD_EARNED, subscriber, (ident, reward_id, referrals), details=details)
+    else:
+        details["rewardStatus"] = "redeemed"
+        identity = (ident, reward_id, referrals, as_str(payload.get("reward_variant_sku")) or "")
+        found = event(EventKind.REWARD_REDEEMED, subscriber, identity, details=details)
+    return Normalized(kind, [found])

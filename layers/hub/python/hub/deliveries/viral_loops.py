@@ -1,0 +1,138 @@
+"""Viral Loops' webhooks as the hub's events, each confirmed by Viral Loops' own answer.
+
+Viral Loops signs nothing: the URL's token is the only proof, and whoever holds it could write any
+payload. The payload therefore only says what to look at (the user's email, the referrer's email, the
+reward's id); what reaches Loops comes from Viral Loops' API, read back with the campaign's program:
+
+- ``participation``: the user is read (participant, its referrer's code, its rank); a payload referrer
+  must be the participant holding that referral code;
+- ``conversion``: the user must be referred by the payload's referrer (as above), and listed as
+  converted among that referrer's referrals; the event goes to the referrer as Viral Loops has it;
+- ``milestone`` / ``reward_redeemed``: the user must have, at Viral Loops, a reward with the payload's
+  reward id (its ``rewardId`` or milestone), pending or approved for a milestone, redeemed for a
+  redemption; the reward's name in the event is Viral Loops' own.
+
+Anything not borne out is ``unconfirmed``. The dedup identities are the payload's, as before the
+read-back (the user's email, or its ``id`` where a payload carries one, and the reward id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ..errors import NotFound, ValidationError
+from ..models import Participant, ReferralStatus, Reward, RewardStatus
+from ..programs import ReferralProgram
+from ..providers.fields import as_str
+from .events import EventKind, Normalized, email_of, event, obj, payload_ident, unconfirmed
+
+_KINDS = ("participation", "conversion", "milestone", "reward_redeemed")
+
+
+def _read(program: ReferralProgram, email: str) -> Participant | None:
+    """The participant as Viral Loops has it, or None when it has none with that email."""
+    try:
+        return program.get_participant(email)
+    except (NotFound, ValidationError):
+        # Viral Loops refuses a lookup it cannot serve with a 4xx: either way it does not confirm it.
+        return None
+
+
+def _referred_by(program: ReferralProgram, user: Participant, referrer_email: str) -> Participant | None:
+    """The referrer, read back, when it is the one who referred ``user`` at Viral Loops; else None."""
+    code = user.referrer.referral_code if user.referrer else None
+    if not code:
+        return None
+    referrer = _read(program, referrer_email)
+    if referrer is None or referrer.referral_code != code:
+        return None
+    return referrer
+
+
+def normalize_viral_loops(payload: dict[str, Any], program: ReferralProgram) -> Normalized:
+    """Viral Loops' ``{type, user, referrer}`` as the hub's events, built from what ``program`` (the
+    campaign's Viral Loops: its participants carry the campaign) answers; a payload it does not bear
+    out is ``unconfirmed``."""
+    kind = as_str(payload.get("type")) or ""
+    if kind not in _KINDS:
+        return Normalized(kind, [], f"Viral Loops' '{kind or '(no type)'}' is not an event the hub acts on")
+    referrer_data = payload.get("referrer")
+    referrer_email: str | None = None
+    if isinstance(referrer_data, dict) and referrer_data.get("email"):
+        referrer_email = email_of(referrer_data, "referrer")
+    user_data = obj(payload.get("user"), "user")
+    email = email_of(user_data, "user")
+    if kind == "conversion" and referrer_email is None:
+        return Normalized(kind, [], "a Viral Loops conversion without a referrer credits no one")
+    user = _read(program, email)
+    if user is None:
+        return unconfirmed(kind, "Viral Loops has no participant with the user's email")
+    identity = payload_ident(user_data, email)
+    if kind in ("participation", "conversion"):
+        referrer: Participant | None = None
+        if referrer_email is not None:
+            referrer = _referred_by(program, user, referrer_email)
+            if referrer is None:
+                return unconfirmed(kind, "Viral Loops does not have the user referred by that referrer")
+        if kind == "participation":
+            if referrer is not None and user.referrer is not None:
+                # Viral Loops knows the referrer by code only; the email is the one just confirmed to hold it.
+                confirmed = user.referrer.model_copy(update={"email": referrer.email})
+                user = user.model_copy(update={"referrer": confirmed})
+            details = {"referredByEmail": referrer.email if referrer else None}
+            return Normalized(kind, [event(EventKind.PARTICIPANT_ADDED, user, (identity,), details=details)])
+        assert referrer is not None and isinstance(referrer_data, dict) and referrer_email is not None
+        if not _converted(program, referrer, user):
+            return unconfirmed(kind, "Viral Loops does not list the user's referral as converted")
+        details = {"referredEmail": user.email, "referredFirstName": user.first_name}
+        pair = (payload_ident(referrer_data, referrer_email), identity)
+        return Normalized(kind, [event(EventKind.REFERRAL_CONVERTED, referrer, pair, details=details)])
+    return _reward(kind, payload, program, user, identity)
+
+
+def _converted(program: ReferralProgram, referrer: Participant, user: Participant) -> bool:
+    wanted = user.email.lower()
+    return any(
+        referral.status is ReferralStatus.CONVERTED and (referral.email or "").lower() == wanted
+        for referral in program.referrals(referrer.email)
+    )
+
+
+def _reward(kind: str, payload: dict[str, Any], program: ReferralProgram, user: Participant, who: str) -> Normalized:
+    reward = payload.get("reward")
+    reward = reward if isinstance(reward, dict) else {}
+    # No published sample names a reward id: without one, the reward as sent identifies the event.
+    reward_id = (
+        as_str(reward.get("id"))
+        or hashlib.sha256(json.dumps(reward, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:24]
+    )
+    earned = kind == "milestone"
+    found = _reward_of(program, user.email, as_str(reward.get("id")), earned=earned)
+    if found is None:
+        return unconfirmed(kind, f"Viral Loops has no {'earned' if earned else 'redeemed'} reward with that id")
+    details = {
+        "rewardId": reward_id,
+        "rewardName": found.description,
+        "rewardStatus": found.status.value,
+    }
+    event_kind = EventKind.REWARD_EARNED if earned else EventKind.REWARD_REDEEMED
+    return Normalized(kind, [event(event_kind, user, (who, reward_id), details=details)])
+
+
+def _reward_of(program: ReferralProgram, email: str, reward_id: str | None, *, earned: bool) -> Reward | None:
+    """The participant's reward at Viral Loops that the payload's id names (its reward id or its
+    milestone), in the state the event says: earned (pending or approved) or redeemed."""
+    if reward_id is None:
+        return None
+    try:
+        rewards = program.rewards(email, None)
+    except (NotFound, ValidationError):
+        return None
+    for reward in rewards:
+        if reward_id not in {reward.id, reward.reward_id, reward.milestone_id}:
+            continue
+        if (reward.status is RewardStatus.REDEEMED) is not earned:
+            return reward
+    return None
