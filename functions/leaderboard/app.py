@@ -11,7 +11,7 @@ app = api.make_app()
 @app.get("/campaigns/<campaign>/leaderboard")
 def leaderboard(campaign: str) -> Response:
     limit = api.query_int(app, "limit", default=20, minimum=1, maximum=100)
-    cursor = app.current_event.get_query_string_value("cursor")
+    cursor = api.query_cursor(app)
     page = program_for(campaign).leaderboard(cursor, limit)
     return api.json_response(200, page.to_wire())
 

@@ -961,3 +961,13 @@ def test_a_sample_is_signed_again_only_when_its_signature_was_genuine():
     # Then the genuine one verifies now, and the forged one is left as it was
     verify_growsurf(refreshed["headers"]["GrowSurf-Signature"], BODY, SECRET, now=NOW)
     assert kept == forged
+
+
+def test_a_verified_body_with_nan_is_refused_naming_the_field():
+    # Given a delivery whose body carries a number JSON has no place for
+    body = b'{"event": "PARTICIPANT_REACHED_A_GOAL", "data": {"reward": {"value": NaN}}}'
+
+    # When it is read, Then it is refused with the field's path, as every other body the hub reads
+    with pytest.raises(ValidationError) as raised:
+        parse_payload(body)
+    assert [d["field"] for d in raised.value.details] == ["data.reward.value"]

@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from .. import json_input
 from ..contacts import referral_properties
-from ..errors import MalformedRequest, ValidationError
+from ..errors import ValidationError
 from ..models import Participant, Provider
 from ..providers.fields import as_str
 from ..schemas import ContactEvent, ContactSyncRequest, check_email, field_errors
@@ -63,20 +64,9 @@ def unconfirmed(kind: str, why: str) -> Normalized:
 
 
 def parse_payload(body: bytes) -> dict[str, Any]:
-    """The delivery's JSON object; a body that is not one is a 400 (after verification only)."""
-    if not body:
-        raise MalformedRequest("the webhook needs a JSON body", details=[{"field": "body", "reason": "is empty"}])
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise MalformedRequest(
-            "the webhook body is not valid JSON", details=[{"field": "body", "reason": str(exc)}]
-        ) from None
-    if not isinstance(data, dict):
-        raise MalformedRequest(
-            "the webhook body must be a JSON object", details=[{"field": "body", "reason": "is not an object"}]
-        )
-    return data
+    """The delivery's JSON object (after verification only): 400 when it is not one, 422 naming a
+    field that holds NaN or Infinity or is nested too deeply, as for every other body the hub reads."""
+    return json_input.read_object(body, what="the webhook body")
 
 
 def loose_json(body: bytes) -> Any:
