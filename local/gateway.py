@@ -6,9 +6,10 @@ Like API Gateway, a request to a route that requires the API key (the API's defa
 route's event says ``Auth: {ApiKeyRequired: false}``, as the provider webhooks do) never reaches a
 function without the right ``x-api-key``, and a path no route matches answers 404; both answers have
 the hub's error shape, as the template's gateway responses give them in AWS. A path that has routes,
-asked with another method, answers 405 ``METHOD_NOT_ALLOWED`` with an ``Allow`` header listing the
-path's methods (RFC 9110), before the API key is looked at, as routing comes before authentication
-(docs/api.md says what a deployed stack answers).
+asked with another method, goes to the path's ``ANY`` route, as API Gateway takes a resource's
+declared methods before ``ANY``: the template serves every path's ``ANY`` with a function answering
+405 ``METHOD_NOT_ALLOWED`` and the ``Allow`` header, with no API key asked (routing comes before
+authentication). A path without an ``ANY`` route answers such a method 404, as API Gateway would.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from .template import Function, Template
+from .template import Function, Route, Template
 
 log = logging.getLogger("local.gateway")
 
@@ -114,6 +115,8 @@ class Gateway:
         self._methods: dict[str, set[str]] = {}
         for route, _ in self._routes:
             self._methods.setdefault(route.path, set()).add(route.method)
+        # Each path's ANY route: what API Gateway takes for a method the path does not declare.
+        self._fallbacks = template.fallbacks()
         self._server: BaseWSGIServer | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -132,17 +135,23 @@ class Gateway:
     def handle(self, request: Request) -> Response:
         resource = self._resource(request.path)
         if resource is not None and request.method not in self._methods[resource]:
-            return self._method_not_allowed(request, resource)
+            if resource not in self._fallbacks:
+                return _error(404, "ROUTE_NOT_FOUND", f"no route {request.method} {request.path}")
+            route, fn = self._fallbacks[resource]
+            return self._invoke(request, route, fn, self._path_parameters(resource, request.path))
         try:
             index, args = self._map.bind_to_environ(request.environ).match()
         except (NotFound, MethodNotAllowed):
             return _error(404, "ROUTE_NOT_FOUND", f"no route {request.method} {request.path}")
         route, fn = self._routes[index]
+        return self._invoke(request, route, fn, dict(args))
+
+    def _invoke(self, request: Request, route: Route, fn: Function, args: dict[str, str]) -> Response:
         if route.api_key_required and request.headers.get("x-api-key") != self.api_key:
             return _error(403, "UNAUTHORIZED", "a valid API key is required in the x-api-key header")
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             return _error(413, "PAYLOAD_TOO_LARGE", "the request is larger than the 6 MB a Lambda function takes")
-        event = proxy_event(request, route.path, dict(args))
+        event = proxy_event(request, route.path, args)
         if len(json.dumps(event)) > MAX_PAYLOAD_BYTES:
             return _error(413, "PAYLOAD_TOO_LARGE", "the request is larger than the 6 MB a Lambda function takes")
         try:
@@ -170,14 +179,16 @@ class Gateway:
                 best = (literal, resource)
         return best[1] if best is not None else None
 
-    def _method_not_allowed(self, request: Request, resource: str) -> Response:
-        allowed = sorted(self._methods[resource])
-        return _error(
-            405,
-            "METHOD_NOT_ALLOWED",
-            f"{request.path} does not take {request.method}; it takes {', '.join(allowed)}",
-            {"Allow": ", ".join(allowed)},
-        )
+    @staticmethod
+    def _path_parameters(resource: str, path: str) -> dict[str, str]:
+        """The ``{parameter}`` segments of ``path`` under the template path ``resource``."""
+        parts = resource.strip("/").split("/")
+        segments = path.strip("/").split("/")
+        return {
+            part[1:-1]: segment
+            for part, segment in zip(parts, segments, strict=True)
+            if part.startswith("{") and part.endswith("}")
+        }
 
     def start(self, host: str = "127.0.0.1", port: int = 3000) -> str:
         self._server = make_server(host, port, self, threaded=True)

@@ -39,6 +39,8 @@ class Function:
     memory: int
     environment: dict[str, Any]
     routes: list[Route] = field(default_factory=list)
+    # Paths this function serves for any method the path does not declare (an ``ANY`` event).
+    fallbacks: list[Route] = field(default_factory=list)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -80,7 +82,12 @@ class Template:
         }
 
     def routes(self) -> list[tuple[Route, Function]]:
+        """The API's operations: each route with one method, and its function."""
         return [(route, fn) for fn in self.functions.values() for route in fn.routes]
+
+    def fallbacks(self) -> dict[str, tuple[Route, Function]]:
+        """By path, the ``ANY`` route API Gateway takes for a method the path does not declare."""
+        return {route.path: (route, fn) for fn in self.functions.values() for route in fn.fallbacks}
 
     def environment(self, physical: Mapping[str, str] | None = None) -> dict[str, str]:
         """The functions' environment variables as the local run sets them (one process for all);
@@ -157,7 +164,7 @@ def load(path: Path = TEMPLATE) -> Template:
             **props.get("Environment", {}).get("Variables", {}),
         }
         events = dict(props.get("Events", {}))
-        routes = [
+        api_routes = [
             Route(
                 event["Properties"]["Method"].upper(),
                 event["Properties"]["Path"],
@@ -166,6 +173,8 @@ def load(path: Path = TEMPLATE) -> Template:
             for event in events.values()
             if event.get("Type") == "Api"
         ]
+        routes = [route for route in api_routes if route.method != "ANY"]
+        fallbacks = [route for route in api_routes if route.method == "ANY"]
         functions[logical_id] = Function(
             logical_id=logical_id,
             code_dir=(path.parent / props["CodeUri"]).resolve(),
@@ -175,6 +184,7 @@ def load(path: Path = TEMPLATE) -> Template:
             memory=bare.function_setting(logical_id, "MemorySize", 128),
             environment=dict(env),
             routes=routes,
+            fallbacks=fallbacks,
             events=events,
         )
     return replace(bare, functions=functions)

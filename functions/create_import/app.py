@@ -26,7 +26,8 @@ def create_import() -> Response:
         fingerprint = {"campaign": campaign, "operation": operation.name, "csv": body}
         rows = imports.csv_rows(io.BytesIO(body.encode("utf-8")), operation)
     else:
-        request = api.parse_body(app, ImportRequest)
+        # A row holding NaN or Infinity fails alone, in the job's failures, as any invalid row does.
+        request = api.parse_body(app, ImportRequest, items="rows")
         campaign, operation = request.campaign, imports.operation_of(request.operation)
         fingerprint = json.loads(event.body or "{}")
         rows = imports.json_rows(request.rows)

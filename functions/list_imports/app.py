@@ -12,7 +12,8 @@ jobs = JobStore()
 @app.get("/imports")
 def list_imports() -> Response:
     limit = api.query_int(app, "limit", default=20, minimum=1, maximum=100)
-    cursor = app.current_event.get_query_string_value("cursor")
+    # Empty is the first page, as the document says; anything else is a previous page's nextCursor.
+    cursor = api.query_cursor(app, empty_is_first=True)
     return api.json_response(200, jobs.recent(cursor=cursor, limit=limit).to_wire())
 
 

@@ -8,6 +8,7 @@ import pytest
 from local.run import Sandboxes
 
 from .conftest import Hub
+from .test_imports import all_failures, wait_for
 
 JSON = {"content-type": "application/json"}
 
@@ -39,17 +40,40 @@ def test_nan_in_contact_properties_is_a_422_naming_its_path(hub: Hub, sandboxes:
     assert sandboxes.loops.received == []
 
 
-def test_nan_in_an_import_row_is_a_422_naming_the_row_and_field(hub: Hub):
-    # Given a JSON import whose second row's metadata holds NaN
+def test_nan_in_an_import_row_fails_that_row_alone_naming_the_field(hub: Hub, sandboxes: Sandboxes):
+    # Given a JSON import whose second row's metadata holds NaN and whose third row nests too deeply
+    deep = '{"a": ' * 40 + "1" + "}" * 40
     body = (
         '{"campaign": "demo-growsurf", "operation": "addParticipant", "rows": '
-        '[{"email": "a@example.com"}, {"email": "b@example.com", "metadata": {"score": NaN}}]}'
+        '[{"email": "nan-a@example.com"}, {"email": "nan-b@example.com", "metadata": {"score": NaN}}, '
+        '{"email": "nan-c@example.com", "metadata": ' + deep + "}]}"
     )
     # When it is posted
     answer = _post_raw(hub, "/imports", body)
-    # Then no job starts: 422 names rows.1.metadata.score
+    # Then the job takes all three rows, as with any invalid row
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["total"] == 3
+    job = wait_for(hub, answer.json()["jobId"])
+    # And rows 2 and 3 failed naming their fields within the row; only row 1 reached GrowSurf
+    assert (job["succeeded"], job["failed"]) == (1, 2)
+    failures = {f["row"]: f["error"] for f in all_failures(hub, job["jobId"])}
+    assert failures[2]["code"] == "VALIDATION_ERROR"
+    assert [d["field"] for d in failures[2]["details"]] == ["metadata.score"]
+    assert failures[3]["details"][0]["field"].startswith("metadata.a.a")
+    assert "nested at most 32 levels" in failures[3]["details"][0]["reason"]
+    sent = [r.json["email"] for r in sandboxes.growsurf.requests_to("/participant", "POST")]
+    assert sent == ["nan-a@example.com"]
+
+
+def test_nan_outside_the_rows_of_an_import_refuses_the_request(hub: Hub):
+    # Given an import whose own field (not a row) holds NaN
+    body = (
+        '{"campaign": "demo-growsurf", "operation": "addParticipant", "rows": [{"email": "a@example.com"}], "x": NaN}'
+    )
+    # When it is posted, Then no job starts: 422 names the field
+    answer = _post_raw(hub, "/imports", body)
     assert answer.status_code == 422, answer.text
-    assert answer.json()["error"]["details"][0]["field"] == "rows.1.metadata.score"
+    assert answer.json()["error"]["details"][0]["field"] == "x"
 
 
 def test_json_nested_past_the_limit_is_a_422_naming_the_field(hub: Hub):

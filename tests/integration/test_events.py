@@ -49,6 +49,7 @@ EXPECTED_STATUS = {
     "api_webhook_sparkloop_new_referral": 200,
     "api_webhook_viral_loops_participation": 200,
     "api_list_imports_recent": 200,
+    "api_method_not_allowed": 405,
     "api_list_imports_invalid_cursor": 422,
     "api_doctor": 200,
     "api_list_dead_letters": 200,
@@ -110,6 +111,9 @@ def function_for(event: dict) -> str:
         for route, fn in template.routes():
             if route.path == event["resource"] and route.method == event["httpMethod"]:
                 return fn.logical_id
+        if event["resource"] in template.fallbacks():
+            # A method the path does not declare: API Gateway takes the path's ANY route.
+            return template.fallbacks()[event["resource"]][1].logical_id
         raise AssertionError(f"no function serves {event['httpMethod']} {event['resource']}")
     record = event["Records"][0]
     for fn in template.functions.values():

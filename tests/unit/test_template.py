@@ -14,6 +14,17 @@ def test_the_openapi_document_has_exactly_the_template_routes():
     assert template_routes == documented
 
 
+def test_every_path_has_an_any_route_answering_405_without_an_api_key():
+    # Given the template's ANY routes and the OpenAPI document's paths
+    fallbacks = load().fallbacks()
+    paths = {op.path for op in OPERATIONS}
+    # Then each path has one, every one is the 405 function's, and none asks for the API key
+    assert set(fallbacks) == paths
+    for path, (route, fn) in fallbacks.items():
+        assert fn.logical_id == "MethodNotAllowedFunction", path
+        assert route.api_key_required is False, path
+
+
 def test_every_function_has_its_handler_file():
     for fn in load().functions.values():
         source = (fn.code_dir / f"{fn.module}.py").read_text()

@@ -670,9 +670,11 @@ def test_a_sparkloop_new_referral_adds_the_subscriber_and_credits_the_referrer_a
     assert converted.kind is EventKind.REFERRAL_CONVERTED
     assert converted.contact.email == "john.smith@email.com"
     assert converted.contact.properties["referralCount"] == 4
-    # And the dedup identities are the payload's, as before the read-back
-    assert added.identity == ("sub_hjdgc74u",)
-    assert converted.identity == ("sub_93ehus8h", "sub_hjdgc74u")
+    # And the dedup identities are SparkLoop's subscriber ids, not the payload's
+    sandbox, _ = sparkloop
+    doe, smith = sandbox.subscriber("john.doe@email.com")["uuid"], sandbox.subscriber("john.smith@email.com")["uuid"]
+    assert added.identity == (doe,)
+    assert converted.identity == (smith, doe)
 
 
 def test_a_sparkloop_new_referral_of_a_subscriber_sparkloop_does_not_have_is_unconfirmed(sparkloop):
@@ -719,7 +721,22 @@ def test_a_sparkloop_reward_unlocked_sends_only_what_sparkloop_confirms(sparkloo
         "rewardReferrals": 4,
         "rewardStatus": "approved",
     }
-    assert earned.identity == ("sub_93ehus8h", "reward_cdebf4f013", "4")
+    # And it is known by SparkLoop's subscriber id and the count SparkLoop bears out
+    sandbox, _ = sparkloop
+    assert earned.identity == (sandbox.subscriber("john.smith@email.com")["uuid"], "4")
+
+
+def test_a_sparkloop_replay_with_other_payload_ids_is_the_same_event(sparkloop):
+    # Given a reward_unlocked, and the same one replayed by a token holder with new subscriber and reward ids
+    _, program = sparkloop
+    replay = sparkloop_unlocked()
+    replay["subscriber"] = {**replay["subscriber"], "id": "sub_forged"}
+    replay["reward"] = {**replay["reward"], "id": "reward_forged"}
+    # When both are normalized
+    (one,) = normalize_sparkloop(sparkloop_unlocked(), program).events
+    (two,) = normalize_sparkloop(replay, program).events
+    # Then they are one event to the dedup: SparkLoop's subscriber and the count it bears out
+    assert one.dedup_key(Provider.SPARKLOOP, "letter") == two.dedup_key(Provider.SPARKLOOP, "letter")
 
 
 def test_a_sparkloop_reward_unlocked_beyond_the_subscribers_referrals_is_unconfirmed(sparkloop):
@@ -746,12 +763,13 @@ def test_a_sparkloop_reward_redeemed_is_a_reward_redeemed_of_that_variant(sparkl
     }
     # When it is normalized
     (redeemed,) = normalize_sparkloop(payload, program).events
-    # Then it is the redemption, told apart by the variant, without the payload's names
+    # Then it is the redemption at that count, without the payload's names or variant
     assert redeemed.kind is EventKind.REWARD_REDEEMED
     assert redeemed.contact.event is not None
     assert redeemed.contact.event.name == "referralRewardRedeemed"
     assert "rewardVariant" not in redeemed.contact.event.properties
-    assert redeemed.identity == ("sub_93ehus8h", "reward_cdebf4f013", "4", "t_shirt_xxl")
+    sandbox, _ = sparkloop
+    assert redeemed.identity == (sandbox.subscriber("john.smith@email.com")["uuid"], "4")
 
 
 @pytest.mark.parametrize("kind", ["new_partner_referral", "new_offer_lead", "sync_subscriber"])
@@ -811,7 +829,7 @@ def test_a_viral_loops_participation_is_a_participant_added_as_viral_loops_has_i
     assert added.contact.properties["referralCode"] == lana["referralCode"]
     assert added.contact.properties["referredByCode"] == nalyssa["referralCode"]
     assert added.contact.properties["referredByEmail"] == "nalyssa@example.com"
-    assert added.identity == ("lana@example.com",)
+    assert added.identity == (lana["referralCode"],)
 
 
 def test_a_viral_loops_participation_naming_another_referrer_is_unconfirmed(viral_loops):
@@ -848,7 +866,8 @@ def test_a_viral_loops_conversion_credits_the_referrer_once_viral_loops_has_it_c
     assert converted.contact.email == "nalyssa@example.com"
     assert converted.contact.event is not None
     assert converted.contact.event.properties["referredEmail"] == "lana@example.com"
-    assert converted.identity == ("nalyssa@example.com", "lana@example.com")
+    code = {email: sandbox.participant(email)["referralCode"] for email in ("nalyssa@example.com", "lana@example.com")}
+    assert converted.identity == (code["nalyssa@example.com"], code["lana@example.com"])
 
 
 def test_a_viral_loops_conversion_viral_loops_has_not_made_is_unconfirmed(viral_loops):
@@ -874,7 +893,20 @@ def test_a_viral_loops_milestone_names_the_reward_as_viral_loops_has_it(viral_lo
     assert earned.contact.event is not None
     assert earned.contact.event.properties["rewardName"] == reward["type"]
     assert earned.contact.event.properties["rewardStatus"] == "pending"
-    assert earned.identity == ("nalyssa@example.com", reward["rewardId"])
+    assert earned.identity == (sandbox.participant("nalyssa@example.com")["referralCode"], reward["rewardId"])
+
+
+def test_a_viral_loops_replay_with_other_payload_ids_is_the_same_event(viral_loops):
+    # Given a milestone, and the same milestone replayed by a token holder with the user's id changed
+    sandbox, program = viral_loops
+    reward = sandbox.grant_reward("nalyssa@example.com")
+    first = {"type": "milestone", "user": NALYSSA, "reward": {"id": reward["rewardId"]}}
+    replay = {"type": "milestone", "user": {**NALYSSA, "id": "forged-1"}, "reward": {"id": reward["rewardId"]}}
+    # When both are normalized
+    (one,) = normalize_viral_loops(first, program).events
+    (two,) = normalize_viral_loops(replay, program).events
+    # Then they are one event to the dedup: its identity is Viral Loops' own, not the payload's
+    assert one.dedup_key(Provider.VIRAL_LOOPS, "waitlist") == two.dedup_key(Provider.VIRAL_LOOPS, "waitlist")
 
 
 def test_a_viral_loops_milestone_of_a_reward_viral_loops_does_not_have_is_unconfirmed(viral_loops):

@@ -27,11 +27,13 @@ from .errors import (
     Conflict,
     HubError,
     MalformedRequest,
+    MethodNotAllowed,
     NotFound,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    RouteNotFound,
     Unauthorized,
     Unsupported,
     ValidationError,
@@ -51,6 +53,7 @@ STATUS_BY_ERROR: list[tuple[type[HubError], int]] = [
     (ValidationError, 422),
     (Unauthorized, 401),
     (NotFound, 404),
+    (MethodNotAllowed, 405),
     (Conflict, 409),
     (RateLimited, 429),
     (Unsupported, 501),
@@ -88,6 +91,8 @@ def error_response(error: HubError, status: int | None = None) -> Response:
     headers = None
     if isinstance(error, RateLimited) and error.retry_after is not None:
         headers = {"Retry-After": str(max(1, round(error.retry_after)))}
+    if isinstance(error, MethodNotAllowed):
+        headers = {"Allow": ", ".join(error.allowed)}
     return json_response(status or status_for(error), error.to_dict(), headers)
 
 
@@ -107,7 +112,7 @@ def make_app() -> APIGatewayRestResolver:
     @app.not_found
     def _no_route(_: Exception) -> Response:
         event = app.current_event
-        return error_response(NotFound(f"no route {event.http_method} {event.path}", code="ROUTE_NOT_FOUND"))
+        return error_response(RouteNotFound(f"no route {event.http_method} {event.path}"))
 
     @app.exception_handler(Exception)
     def _unexpected(_: Exception) -> Response:
@@ -118,14 +123,25 @@ def make_app() -> APIGatewayRestResolver:
     return app
 
 
-def parse_body(app: APIGatewayRestResolver, model: type[M]) -> M:
+def method_not_allowed(method: str, resource: str, path: str) -> MethodNotAllowed | RouteNotFound:
+    """The error for ``method`` on the API Gateway resource ``resource`` (the template path a request
+    to ``path`` matched), whose methods are the OpenAPI document's: 405 naming them, or 404 for a
+    resource the document does not have."""
+    allowed = tuple(sorted(op.method for op in openapi.OPERATIONS if op.path == resource))
+    if not allowed:
+        return RouteNotFound(f"no route {method} {path}")
+    return MethodNotAllowed(f"{path} does not take {method}; it takes {', '.join(allowed)}", allowed=allowed)
+
+
+def parse_body(app: APIGatewayRestResolver, model: type[M], *, items: str | None = None) -> M:
     """The request body validated into ``model``; a bad body is a VALIDATION_ERROR naming each field.
 
     400 for a body that cannot be read (empty, not JSON, not an object, nested too deeply for the
     parser); 422 for a field that holds NaN or Infinity or nests too deeply (:mod:`hub.json_input`),
-    or that ``model`` refuses.
+    or that ``model`` refuses. Inside the list field ``items`` (an import's rows) such values are
+    left for each element to answer for.
     """
-    data = json_input.read_object(app.current_event.body)
+    data = json_input.read_object(app.current_event.body, items=items)
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
@@ -183,14 +199,17 @@ def whole_number(value: str, *, max_digits: int = 12) -> int | None:
     return int(value)
 
 
-def query_cursor(app: APIGatewayRestResolver, name: str = "cursor", *, max_length: int = 1024) -> str | None:
+def query_cursor(
+    app: APIGatewayRestResolver, name: str = "cursor", *, max_length: int = 1024, empty_is_first: bool = False
+) -> str | None:
     """An optional opaque paging cursor, handed back as a previous page's ``nextCursor`` gave it.
 
     It is passed to a provider or decoded by a store, so text no cursor of the hub's holds (control
-    characters, or past ``max_length``) is refused here, naming the parameter.
+    characters, or past ``max_length``) is refused here, naming the parameter. An empty value is
+    refused too, unless ``empty_is_first`` (the route documents it as the first page, as no cursor).
     """
     value = app.current_event.get_query_string_value(name)
-    if value is None:
+    if value is None or (empty_is_first and value == ""):
         return None
     if not value or len(value) > max_length or not value.isprintable():
         raise ValidationError(

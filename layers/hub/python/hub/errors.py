@@ -56,6 +56,22 @@ class NotFound(HubError):
     code = "NOT_FOUND"
 
 
+class RouteNotFound(NotFound):
+    """No route has this method and path."""
+
+    code = "ROUTE_NOT_FOUND"
+
+
+class MethodNotAllowed(HubError):
+    """A path the API has, asked with a method it does not take; ``allowed`` are the ones it takes."""
+
+    code = "METHOD_NOT_ALLOWED"
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...]):
+        super().__init__(message)
+        self.allowed = allowed
+
+
 class CampaignNotFound(NotFound):
     code = "CAMPAIGN_NOT_FOUND"
 

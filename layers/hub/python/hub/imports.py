@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 
+from . import json_input
 from .bulk import BulkOperation, RowQueue, fold_columns, operation_named, validate_row
 from .csv_rows import ByteStream, CsvError, read_csv
 from .errors import MalformedRequest, Unsupported, ValidationError
@@ -44,9 +45,11 @@ def check_target(campaign: str | None, operation: BulkOperation) -> None:
                 "the import needs a campaign", details=[{"field": "campaign", "reason": "is required"}]
             )
         return
-    from .programs import PROVIDER_NAMES, program_for
+    from .programs import PROVIDER_NAMES, program_type
 
-    program = program_for(campaign)
+    # The program's class says what its provider has: the campaign's key is not read here (the
+    # function that creates jobs has no grant to it), and the provider is not called.
+    program = program_type(campaign)
     method = _PROGRAM_METHOD.get(operation.name)
     if method is not None and not program.supports(method):
         raise Unsupported(PROVIDER_NAMES[program.provider], operation.name)
@@ -96,12 +99,18 @@ def _settle(
 
 
 def json_rows(rows: Any) -> Iterator[tuple[int, Any]]:
-    """JSON rows, numbered from 1."""
+    """JSON rows, numbered from 1; a row holding NaN or Infinity, or nested too deeply, is an
+    :class:`UnreadableRow` naming those fields (a row is at level 3 of the body: body, rows, row)."""
     if not isinstance(rows, list) or not rows:
         raise ValidationError(
             "the import needs rows", details=[{"field": "rows", "reason": "must be a non-empty list of objects"}]
         )
-    return iter(enumerate(rows, start=1))
+    return (_json_row(number, row) for number, row in enumerate(rows, start=1))
+
+
+def _json_row(number: int, row: Any) -> tuple[int, Any]:
+    found = json_input.problems(row, depth=3, root="row")
+    return number, UnreadableRow("holds values JSON cannot carry", tuple(found)) if found else row
 
 
 def csv_rows(stream: ByteStream, operation: BulkOperation) -> Iterator[tuple[int, Any]]:
@@ -124,12 +133,15 @@ def csv_rows(stream: ByteStream, operation: BulkOperation) -> Iterator[tuple[int
 
 @dataclass(frozen=True)
 class UnreadableRow:
-    """A CSV record that could not be read, and why."""
+    """A row that could not be read, and why: a broken CSV record (the whole row), or a JSON row
+    holding values JSON cannot carry (``details`` names each field in the row)."""
 
     reason: str
+    details: tuple[dict[str, str], ...] = ()
 
     def failure(self, row: int) -> RowFailure:
-        error = ValidationError(f"row {row} cannot be read", details=[{"field": "row", "reason": self.reason}])
+        details = list(self.details) or [{"field": "row", "reason": self.reason}]
+        error = ValidationError(f"row {row} cannot be read", details=details)
         return RowFailure(row, error.to_dict()["error"])
 
 

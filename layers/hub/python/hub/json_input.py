@@ -57,22 +57,23 @@ def loads(raw: str | bytes, *, what: str = "the request body") -> Any:
         raise MalformedRequest(f"{what} is not valid JSON", details=[{"field": "body", "reason": reason}]) from None
 
 
-def problems(data: Any, *, prefix: str = "") -> list[dict[str, str]]:
-    """Each field of ``data`` JSON cannot carry (NaN, an infinity) or nested past :data:`MAX_DEPTH`.
+def problems(data: Any, *, prefix: str = "", depth: int = 1, root: str = "body") -> list[dict[str, str]]:
+    """Each field of ``data`` JSON cannot carry (NaN, an infinity) or nested past :data:`MAX_DEPTH`;
+    ``depth`` is the level ``data`` itself is at in the body, and ``root`` names ``data`` itself.
 
     The walk keeps its own stack, so it cannot itself run out of recursion however deep ``data`` is.
     """
     found: list[dict[str, str]] = []
-    stack: list[tuple[Any, str, int]] = [(data, prefix, 1)]
+    stack: list[tuple[Any, str, int]] = [(data, prefix, depth)]
     while stack:
         value, path, depth = stack.pop()
         if value is _NON_FINITE or (isinstance(value, float) and not math.isfinite(value)):
-            found.append({"field": path or "body", "reason": "must be a finite number (JSON has no NaN or Infinity)"})
+            found.append({"field": path or root, "reason": "must be a finite number (JSON has no NaN or Infinity)"})
             continue
         if not isinstance(value, dict | list):
             continue
         if depth > MAX_DEPTH:
-            found.append({"field": path or "body", "reason": f"must be nested at most {MAX_DEPTH} levels deep"})
+            found.append({"field": path or root, "reason": f"must be nested at most {MAX_DEPTH} levels deep"})
             continue
         items = value.items() if isinstance(value, dict) else enumerate(value)
         children = [(child, f"{path}.{key}" if path else str(key), depth + 1) for key, child in items]
@@ -80,9 +81,14 @@ def problems(data: Any, *, prefix: str = "") -> list[dict[str, str]]:
     return found
 
 
-def read_object(raw: str | bytes | None, *, what: str = "the request body") -> dict[str, Any]:
+def read_object(raw: str | bytes | None, *, what: str = "the request body", items: str | None = None) -> dict[str, Any]:
     """The JSON object in ``raw``: 400 when it is empty, not JSON or not an object; 422 naming each
-    field that holds NaN or Infinity or is nested too deeply."""
+    field that holds NaN or Infinity or is nested too deeply.
+
+    ``items`` names a list field whose elements answer for themselves (an import's ``rows``: a row
+    holding NaN fails alone, in the job's failures): what is wrong inside one of them is left in it,
+    for :func:`problems` to find when the element is read.
+    """
     if not raw:
         raise MalformedRequest(f"{what} needs to be a JSON object", details=[{"field": "body", "reason": "is empty"}])
     data = loads(raw, what=what)
@@ -91,6 +97,14 @@ def read_object(raw: str | bytes | None, *, what: str = "the request body") -> d
             f"{what} must be a JSON object", details=[{"field": "body", "reason": "is not an object"}]
         )
     found = problems(data)
+    if items is not None and isinstance(data.get(items), list):
+        found = [problem for problem in found if not _inside_an_item(problem["field"], items)]
     if found:
         raise ValidationError(f"{what} holds values JSON cannot carry", details=found)
     return data
+
+
+def _inside_an_item(field: str, items: str) -> bool:
+    """Whether ``field`` is in an element of the list ``items`` (``rows.3`` or ``rows.3.metadata``)."""
+    head, _, rest = field.partition(".")
+    return head == items and rest.split(".", 1)[0].isdigit()

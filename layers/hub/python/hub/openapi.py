@@ -53,6 +53,8 @@ class Operation:
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     success: int = 200
+    #: other statuses answering with the success schema (add participant: 200 for an existing email)
+    also: tuple[int, ...] = ()
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: tuple[int, ...] = (404, 502, 503, 504)
     #: called by a provider: no API key (its signature or token instead), no Idempotency-Key
@@ -116,10 +118,12 @@ OPERATIONS: list[Operation] = [
         "POST",
         "/campaigns/{campaign}/participants",
         "addParticipant",
-        "Add a participant (201); an existing email answers 200 with created: false",
+        "Add a participant (201); an existing email answers 200 with created: false. A field the"
+        " campaign's provider has no place for is refused with 422 naming it (docs/providers.md)",
         AddParticipantRequest,
         Participant,
         201,
+        also=(200,),
         errors=(404, 409, 501, 502, 503, 504),
     ),
     Operation(
@@ -396,7 +400,7 @@ def statuses(op: Operation) -> list[int]:
     """Every status ``op`` can answer: its success, its handler's domain errors, and what every such
     route can answer (a body that cannot be read, invalid input, the API key or the signature, the
     gateway's size limit and throttle, an Idempotency-Key reused)."""
-    found = {op.success, *op.errors, 429}
+    found = {op.success, *op.also, *op.errors, 429}
     has_body = op.request is not None or op.public
     if has_body:
         found |= {400, 413}
@@ -458,6 +462,9 @@ def _operation(op: Operation, refs: dict[Any, Any], bulk_names: list[str]) -> di
     for status in statuses(op):
         if status == op.success:
             responses[str(status)] = success
+            continue
+        if status in op.also:
+            responses[str(status)] = {**success, "description": "Success: the existing resource"}
             continue
         responses[str(status)] = _json(_DESCRIPTIONS.get(status, "See the error codes"), error_ref)
     responses["429"]["headers"] = {

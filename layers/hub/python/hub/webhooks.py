@@ -59,10 +59,11 @@ is the name of the Loops event sent for it. The fields relied on, per provider:
   acknowledged and ignored, and every ignored event is logged with its type.
 
 Deduplication: each normalized event runs once per key made of the provider, the campaign, the kind and
-the event's identity (the providers send no delivery id): a replayed delivery, or the second copy
-GrowSurf sends of a double-sided goal (its conversion is the same one; the reward of the other side is
-not), is answered 200 without being queued again. Keys are kept for :data:`DEDUP_WINDOW_SECONDS`,
-longer than GrowSurf's days of retries.
+the event's identity (the providers send no delivery id; for SparkLoop and Viral Loops, whose payloads
+anyone holding the token can write, it is what the provider answered when read back): a replayed
+delivery, or the second copy GrowSurf sends of a double-sided goal (its conversion is the same one; the
+reward of the other side is not), is answered 200 without being queued again. Keys are kept for
+:data:`DEDUP_WINDOW_SECONDS`, longer than GrowSurf's days of retries.
 
 Each new event becomes one ``syncContact`` row (contact properties and a Loops event) on the syncContact
 queue, under one import job per delivery; the queue's consumer upserts the contact and sends the event

@@ -12,8 +12,9 @@ the campaign's program:
   event carries only that count: the reward's name, coupon code and variant are the payload's word
   alone, and are not sent.
 
-The dedup identities are the payload's, as before the read-back (the subscriber's ``id``, the reward id,
-the count, the variant's SKU), so a redelivery is the same event.
+The dedup identities are SparkLoop's own, from the read-back (the subscriber's id, the referrer's, the
+confirmed referral count), never the payload's: a redelivery reads back the same, and a replay that
+changes the payload's ids, reward or variant is still the same event.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..errors import NotFound
 from ..models import Participant, ReferrerRef
 from ..programs import ReferralProgram
 from ..providers.fields import as_int, as_str
-from .events import EventKind, Normalized, WebhookEvent, email_of, event, invalid, obj, payload_ident, unconfirmed
+from .events import EventKind, Normalized, WebhookEvent, email_of, event, ident, invalid, obj, unconfirmed
 
 
 def _read(program: ReferralProgram, email: str) -> Participant | None:
@@ -67,13 +68,13 @@ def _referral(kind: str, payload: dict[str, Any], program: ReferralProgram) -> N
         subscriber = subscriber.model_copy(
             update={"referrer": ReferrerRef(email=referrer.email, referral_code=referrer.referral_code)}
         )
-    added = payload_ident(subscriber_data, email)
+    added = ident(subscriber)
     details = {"referredByEmail": referrer.email if referrer else None}
     events = [event(EventKind.PARTICIPANT_ADDED, subscriber, (added,), details=details)]
     if referrer is not None and isinstance(referrer_data, dict) and referrer_email is not None:
         # SparkLoop has no conversion step: a referral counts for the referrer when the friend subscribes.
         converted = {"referredEmail": subscriber.email, "referredFirstName": subscriber.first_name}
-        identity = (payload_ident(referrer_data, referrer_email), added)
+        identity = (ident(referrer), added)
         events.append(event(EventKind.REFERRAL_CONVERTED, referrer, identity, details=converted))
     return Normalized(kind, events)
 
@@ -96,13 +97,13 @@ def _reward(kind: str, payload: dict[str, Any], program: ReferralProgram) -> Nor
     if subscriber.referral_count < needed:
         return unconfirmed(kind, "the subscriber has fewer referrals at SparkLoop than the reward needs")
     details: dict[str, Any] = {"rewardReferrals": needed}
-    ident = payload_ident(subscriber_data, email)
+    # What SparkLoop bears out is the subscriber and the count: one reward event per count.
+    identity = (ident(subscriber), str(needed))
     found: WebhookEvent
     if kind == "reward_unlocked":
         details["rewardStatus"] = "approved"
-        found = event(EventKind.REWARD_EARNED, subscriber, (ident, reward_id, referrals), details=details)
+        found = event(EventKind.REWARD_EARNED, subscriber, identity, details=details)
     else:
         details["rewardStatus"] = "redeemed"
-        identity = (ident, reward_id, referrals, as_str(payload.get("reward_variant_sku")) or "")
         found = event(EventKind.REWARD_REDEEMED, subscriber, identity, details=details)
     return Normalized(kind, [found])

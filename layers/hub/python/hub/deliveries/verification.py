@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import observability
 from ..config import CampaignConfig, load_config, resolve_key
-from ..errors import ConfigurationError, NotFound, ProviderUnavailable, Unauthorized
+from ..errors import ConfigurationError, ProviderUnavailable, RouteNotFound, Unauthorized
 from ..models import Provider
 from ..providers.fields import as_str
 
@@ -132,9 +132,8 @@ def provider_named(name: str) -> Provider:
     try:
         return WEBHOOK_PROVIDERS[name]
     except KeyError:
-        raise NotFound(
-            f"no webhook route for this provider: the providers are {', '.join(WEBHOOK_PROVIDERS)}",
-            code="ROUTE_NOT_FOUND",
+        raise RouteNotFound(
+            f"no webhook route for this provider: the providers are {', '.join(WEBHOOK_PROVIDERS)}"
         ) from None
 
 

@@ -12,21 +12,20 @@ reward's id); what reaches Loops comes from Viral Loops' API, read back with the
   reward id (its ``rewardId`` or milestone), pending or approved for a milestone, redeemed for a
   redemption; the reward's name in the event is Viral Loops' own.
 
-Anything not borne out is ``unconfirmed``. The dedup identities are the payload's, as before the
-read-back (the user's email, or its ``id`` where a payload carries one, and the reward id).
+Anything not borne out is ``unconfirmed``. The dedup identities are Viral Loops' own, from the
+read-back (the participant's referral code, the reward's id at Viral Loops), never the payload's: a
+redelivery reads back the same, and a replay that changes the payload's ids is still the same event.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from ..errors import NotFound, ValidationError
 from ..models import Participant, ReferralStatus, Reward, RewardStatus
 from ..programs import ReferralProgram
 from ..providers.fields import as_str
-from .events import EventKind, Normalized, email_of, event, obj, payload_ident, unconfirmed
+from .events import EventKind, Normalized, email_of, event, ident, obj, unconfirmed
 
 _KINDS = ("participation", "conversion", "milestone", "reward_redeemed")
 
@@ -69,7 +68,7 @@ def normalize_viral_loops(payload: dict[str, Any], program: ReferralProgram) -> 
     user = _read(program, email)
     if user is None:
         return unconfirmed(kind, "Viral Loops has no participant with the user's email")
-    identity = payload_ident(user_data, email)
+    identity = ident(user)
     if kind in ("participation", "conversion"):
         referrer: Participant | None = None
         if referrer_email is not None:
@@ -87,7 +86,7 @@ def normalize_viral_loops(payload: dict[str, Any], program: ReferralProgram) -> 
         if not _converted(program, referrer, user):
             return unconfirmed(kind, "Viral Loops does not list the user's referral as converted")
         details = {"referredEmail": user.email, "referredFirstName": user.first_name}
-        pair = (payload_ident(referrer_data, referrer_email), identity)
+        pair = (ident(referrer), identity)
         return Normalized(kind, [event(EventKind.REFERRAL_CONVERTED, referrer, pair, details=details)])
     return _reward(kind, payload, program, user, identity)
 
@@ -103,22 +102,18 @@ def _converted(program: ReferralProgram, referrer: Participant, user: Participan
 def _reward(kind: str, payload: dict[str, Any], program: ReferralProgram, user: Participant, who: str) -> Normalized:
     reward = payload.get("reward")
     reward = reward if isinstance(reward, dict) else {}
-    # No published sample names a reward id: without one, the reward as sent identifies the event.
-    reward_id = (
-        as_str(reward.get("id"))
-        or hashlib.sha256(json.dumps(reward, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:24]
-    )
+    # The payload's id only says which reward to look for: a payload naming none is not borne out.
     earned = kind == "milestone"
     found = _reward_of(program, user.email, as_str(reward.get("id")), earned=earned)
     if found is None:
         return unconfirmed(kind, f"Viral Loops has no {'earned' if earned else 'redeemed'} reward with that id")
     details = {
-        "rewardId": reward_id,
+        "rewardId": found.id,
         "rewardName": found.description,
         "rewardStatus": found.status.value,
     }
     event_kind = EventKind.REWARD_EARNED if earned else EventKind.REWARD_REDEEMED
-    return Normalized(kind, [event(event_kind, user, (who, reward_id), details=details)])
+    return Normalized(kind, [event(event_kind, user, (who, found.id), details=details)])
 
 
 def _reward_of(program: ReferralProgram, email: str, reward_id: str | None, *, earned: bool) -> Reward | None:

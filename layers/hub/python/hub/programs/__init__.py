@@ -45,9 +45,10 @@ class ReferralProgram:
     def _unsupported(self, operation: str) -> Unsupported:
         return Unsupported(PROVIDER_NAMES[self.provider], operation)
 
-    def supports(self, operation: str) -> bool:
+    @classmethod
+    def supports(cls, operation: str) -> bool:
         """Whether the provider has ``operation`` (a method name such as ``convert``)."""
-        return getattr(type(self), operation) is not getattr(ReferralProgram, operation)
+        return getattr(cls, operation) is not getattr(ReferralProgram, operation)
 
     def refuse_unplaced(self, request: AddParticipantRequest) -> None:
         """:class:`ValidationError` naming each field of ``request`` the provider has no place for."""
@@ -129,6 +130,14 @@ def limiter_for(provider: Provider, config: HubConfig) -> RateLimiter:
 def retry_policy() -> RetryPolicy:
     settings = RuntimeSettings.from_env()
     return RetryPolicy(attempts=settings.attempts, read_timeout=settings.read_timeout, budget=settings.budget)
+
+
+def program_type(campaign: str) -> type[ReferralProgram]:
+    """The program class of the campaign named ``campaign`` (:class:`CampaignNotFound` if none): what
+    its provider supports, known without reading the campaign's key or calling the provider."""
+    provider = load_config().campaign(campaign).provider
+    importlib.import_module(f"{__name__}.{provider.value}")
+    return next(cls for cls in ReferralProgram.__subclasses__() if cls.provider is provider)
 
 
 def program_for(campaign: str) -> ReferralProgram:
