@@ -50,6 +50,10 @@ lint: $(STAMP)
 	# Every function is its own Lambda root with an `app` module: checked one by one.
 	for fn in functions/*/app.py; do $(BIN)/mypy --no-error-summary $$fn || exit 1; done
 	$(BIN)/cfn-lint template.yaml
+	# The layer's folders are its layers (pyproject.toml, [tool.importlinter]).
+	PYTHONPATH=layers/hub/python $(BIN)/lint-imports --no-cache
+	# No function past what a reader holds at once: cyclomatic complexity grade B at worst (10).
+	$(BIN)/xenon --max-absolute B layers/hub/python/hub functions hubcli local bench
 	$(MAKE) --no-print-directory scan
 
 format: $(STAMP)

@@ -19,8 +19,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers/hub/python"), str(ROOT)]
 
-from hub.bulk import OPERATIONS  # noqa: E402
-from hub.imports import csv_rows  # noqa: E402
+from hub.flows.bulk import OPERATIONS  # noqa: E402
+from hub.flows.imports import csv_rows  # noqa: E402
 from local.run import Sandboxes, spawn, stop_spawned  # noqa: E402
 from local.sandbox.base import SandboxRate  # noqa: E402
 

@@ -159,30 +159,51 @@ def unavailable(message: str, *, status: int | None = None, code: str = "HUB_UNA
 
 def answer_of(response: requests.Response) -> Any:
     """A response's JSON body, or the :class:`CliError` its status and error document stand for."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = _json_body(response)
     status = response.status_code
     if 200 <= status < 300 and body is not None:
         return body
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        if 200 <= status < 300:
-            raise unavailable("the hub answered something that is not JSON: is --url the hub's URL?", status=status)
-        error = {"code": "HTTP_ERROR", "message": f"the hub answered HTTP {status} without an error document"}
+    error = _error_document(body, status)
     code = str(error.get("code") or "HTTP_ERROR")
-    message = str(error.get("message") or f"HTTP {status}")
+    message = str(error.get("message") or f"HTTP {status}") + _advice(response, code)
     details = error.get("details") if isinstance(error.get("details"), list) else []
+    raise CliError(message, exit_code=_exit_code(status), code=code, status=status, details=details)
+
+
+def _json_body(response: requests.Response) -> Any:
+    """The response's body as JSON, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_document(body: Any, status: int) -> dict[str, Any]:
+    """The ``error`` of a failed answer's body; one standing for the status when it has none."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return error
+    if 200 <= status < 300:
+        raise unavailable("the hub answered something that is not JSON: is --url the hub's URL?", status=status)
+    return {"code": "HTTP_ERROR", "message": f"the hub answered HTTP {status} without an error document"}
+
+
+def _advice(response: requests.Response, code: str) -> str:
+    """What to add to the hub's message so that a person knows what to do next."""
+    status = response.status_code
     if status in (401, 403) and code == "UNAUTHORIZED":
-        message += ": check --api-key or HUB_API_KEY"
+        return ": check --api-key or HUB_API_KEY"
     if status == 429:
         retry_after = response.headers.get("Retry-After")
-        message += f" (retry after {retry_after} s)" if retry_after else ""
-        return_code = Exit.UNAVAILABLE
-    else:
-        return_code = Exit.REFUSED if 400 <= status < 500 else Exit.UNAVAILABLE
-    raise CliError(message, exit_code=return_code, code=code, status=status, details=details)
+        return f" (retry after {retry_after} s)" if retry_after else ""
+    return ""
+
+
+def _exit_code(status: int) -> Exit:
+    """The exit code of a failed answer: the hub refused it (a 4xx but 429), or could not answer."""
+    if status == 429:
+        return Exit.UNAVAILABLE
+    return Exit.REFUSED if 400 <= status < 500 else Exit.UNAVAILABLE
 
 
 def _reason(exc: Exception) -> str:

@@ -55,30 +55,36 @@ def _upload(
     headers = dict(answer.get("headers") or {})
     method = str(answer.get("method") or "PUT")
     for attempt in range(1, UPLOAD_ATTEMPTS + 1):
-        # A fresh handle each attempt: a retried upload sends the file from its start. A plain request,
-        # not the hub's session: the hub's API key must never go to another host.
-        try:
-            with source.open("rb") as handle:
-                response = requests.request(
-                    method, answer["uploadUrl"], data=handle, headers=headers, timeout=(10, 300)
-                )
-        except requests.RequestException as exc:
-            if attempt == UPLOAD_ATTEMPTS:
-                raise unavailable(f"the upload of {source.name} failed: {type(exc).__name__}") from None
-            time.sleep(attempt)
-            continue
-        if response.ok:
+        if _put_file(source, method, answer["uploadUrl"], headers, last=attempt == UPLOAD_ATTEMPTS):
             return {**answer, "total": None}
-        if response.status_code < 500 or attempt == UPLOAD_ATTEMPTS:
-            raise CliError(
-                f"the upload of {source.name} was refused with HTTP {response.status_code}"
-                " (an upload URL is valid for an hour: start the import again)",
-                exit_code=Exit.UNAVAILABLE if response.status_code >= 500 else Exit.REFUSED,
-                code="UPLOAD_FAILED",
-                status=response.status_code,
-            )
         time.sleep(attempt)
     raise AssertionError("unreachable")
+
+
+def _put_file(source: Path, method: str, url: str, headers: dict[str, str], *, last: bool) -> bool:
+    """One attempt at sending ``source`` to its upload URL: True once it is stored, False when another
+    attempt may succeed (a connection failure or a 5xx), a :class:`CliError` when it failed for good
+    or was the ``last`` attempt."""
+    # A fresh handle each attempt: a retried upload sends the file from its start. A plain request,
+    # not the hub's session: the hub's API key must never go to another host.
+    try:
+        with source.open("rb") as handle:
+            response = requests.request(method, url, data=handle, headers=headers, timeout=(10, 300))
+    except requests.RequestException as exc:
+        if last:
+            raise unavailable(f"the upload of {source.name} failed: {type(exc).__name__}") from None
+        return False
+    if response.ok:
+        return True
+    if response.status_code < 500 or last:
+        raise CliError(
+            f"the upload of {source.name} was refused with HTTP {response.status_code}"
+            " (an upload URL is valid for an hour: start the import again)",
+            exit_code=Exit.UNAVAILABLE if response.status_code >= 500 else Exit.REFUSED,
+            code="UPLOAD_FAILED",
+            status=response.status_code,
+        )
+    return False
 
 
 def follow(hub: HubClient, job_id: str, *, progress: Progress | None, poll: float) -> dict[str, Any]:

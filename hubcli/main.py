@@ -19,6 +19,8 @@ from . import __version__, importer, render
 from .client import DEFAULT_URL, CliError, Exit, HubClient, path_segment, resolve_target, usage_error
 from .csvfiles import ERROR_COLUMN, without_error_column, write_failed_rows
 
+#: The bulk operations, as the hub's operation registry has them (a test holds the two together: this
+#: package is a client of the API and ships without the layer).
 OPERATIONS = ("addParticipant", "convert", "redeem", "flag", "syncContact")
 SHOWN_FAILURES = 20
 
@@ -117,11 +119,7 @@ def cmd_jobs(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
 
 
 def cmd_job(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
-    source = Path(args.source) if args.source else None
-    if source is not None and not source.is_file():
-        raise usage_error(f"{args.source} is not a file")
-    if args.failed_csv and source is None:
-        raise usage_error("--failed-csv needs --source FILE: the file the job imported")
+    source = _job_source(args)
     # The rows were numbered in the file as it was sent: without its hub_error column, if it had one.
     stripped = without_error_column(source) if source is not None else None
     try:
@@ -132,6 +130,16 @@ def cmd_job(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
     finally:
         if stripped is not None:
             stripped.unlink(missing_ok=True)
+
+
+def _job_source(args: argparse.Namespace) -> Path | None:
+    """The file the job imported (``--source``), checked with what asks for it (``--failed-csv``)."""
+    source = Path(args.source) if args.source else None
+    if source is not None and not source.is_file():
+        raise usage_error(f"{args.source} is not a file")
+    if args.failed_csv and source is None:
+        raise usage_error("--failed-csv needs --source FILE: the file the job imported")
+    return source
 
 
 def cmd_participant(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:

@@ -64,32 +64,31 @@ def jobs_table(page: dict[str, Any]) -> str:
 
 
 def participant(p: dict[str, Any]) -> str:
-    name = " ".join(part for part in (p.get("firstName"), p.get("lastName")) if part) or "-"
-    referrer = p.get("referrer") or {}
-    referred_by = (
-        " ".join(
-            part
-            for part in (
-                referrer.get("email"),
-                f"({referrer['referralCode']})" if referrer.get("referralCode") else None,
-            )
-            if part
-        )
-        or "-"
-    )
+    rank = p.get("rank")
     fields = [
-        ["name", name],
-        ["id", p.get("id") or "-"],
-        ["referral code", p.get("referralCode") or "-"],
-        ["share URL", p.get("shareUrl") or "-"],
+        ["name", _shown(" ".join(part for part in (p.get("firstName"), p.get("lastName")) if part))],
+        ["id", _shown(p.get("id"))],
+        ["referral code", _shown(p.get("referralCode"))],
+        ["share URL", _shown(p.get("shareUrl"))],
         ["referrals", str(p.get("referralCount", "-"))],
-        ["rank", str(p.get("rank") if p.get("rank") is not None else "-")],
-        ["referred by", referred_by],
+        ["rank", str(rank if rank is not None else "-")],
+        ["referred by", _referred_by(p.get("referrer") or {})],
         ["flagged", "yes" if p.get("flagged") else "no"],
-        ["created", p.get("createdAt") or "-"],
+        ["created", _shown(p.get("createdAt"))],
     ]
     head = f"{p.get('email')} ({p.get('campaign')}, {p.get('provider')})"
     return head + "\n" + "\n".join(f"  {label.ljust(14)}{value}" for label, value in fields)
+
+
+def _referred_by(referrer: dict[str, Any]) -> str:
+    """The referrer as a participant's card shows it: email and ``(referral code)``, those it has."""
+    code = f"({referrer['referralCode']})" if referrer.get("referralCode") else None
+    return _shown(" ".join(part for part in (referrer.get("email"), code) if part))
+
+
+def _shown(value: Any) -> Any:
+    """A field as a card shows it: ``-`` when it is missing or empty."""
+    return value or "-"
 
 
 def sync(result: dict[str, Any]) -> str:

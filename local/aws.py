@@ -132,21 +132,32 @@ def create_queues(template: Template, sqs: Any) -> dict[str, tuple[str, str]]:
         if not ready:
             raise RuntimeError(f"the dead-letter queues of {sorted(pending)} are not queues of the template")
         for name in ready:
-            props = pending.pop(name)
-            attributes = {key: _attribute(template.resolve(props[key])) for key in QUEUE_ATTRIBUTES if key in props}
-            policy = props.get("RedrivePolicy")
-            if policy:
-                target = _dead_letter_target(props)
-                dead_letter_arn = created[target][1] if target else template.resolve(policy["deadLetterTargetArn"])
-                max_receive_count = int(template.resolve(policy["maxReceiveCount"]))
-                attributes["RedrivePolicy"] = json.dumps(
-                    {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count}
-                )
-            queue_name = f"{name}.fifo" if attributes.get("FifoQueue") == "true" else name
-            url = sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            created[name] = (url, arn)
+            attributes = _queue_attributes(template, pending.pop(name), created)
+            created[name] = _create_queue(sqs, name, attributes)
     return created
+
+
+def _queue_attributes(template: Template, props: dict[str, Any], created: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """A queue's SQS attributes from its properties; a redrive policy names its dead-letter queue by
+    the ARN that queue was ``created`` with."""
+    attributes = {key: _attribute(template.resolve(props[key])) for key in QUEUE_ATTRIBUTES if key in props}
+    policy = props.get("RedrivePolicy")
+    if policy:
+        target = _dead_letter_target(props)
+        dead_letter_arn = created[target][1] if target else template.resolve(policy["deadLetterTargetArn"])
+        max_receive_count = int(template.resolve(policy["maxReceiveCount"]))
+        attributes["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count}
+        )
+    return attributes
+
+
+def _create_queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, str]:
+    """Create the queue of logical id ``name``; its URL and ARN."""
+    queue_name = f"{name}.fifo" if attributes.get("FifoQueue") == "true" else name
+    url = sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
 
 
 def _dead_letter_target(props: dict[str, Any]) -> str | None:

@@ -203,7 +203,7 @@ class QueuePoller:
         batch: list[dict[str, Any]] = []
         window_ends: float | None = None
         size = 0
-        while not self._stop.is_set() and len(batch) < self.batch_size and size < MAX_PAYLOAD_BYTES:
+        while self._takes_more(batch, size):
             remaining = 1.0 if window_ends is None else window_ends - time.monotonic()
             if remaining <= 0:
                 break
@@ -212,12 +212,17 @@ class QueuePoller:
             )
             if received:
                 batch += received
-                size += sum(len(message.get("Body", "").encode()) for message in received)
+                size += _body_bytes(received)
                 if window_ends is None:
                     window_ends = time.monotonic() + self.window
             elif remaining < 1:
                 self._stop.wait(min(0.1, remaining))
         return batch
+
+    def _takes_more(self, batch: list[dict[str, Any]], size: int) -> bool:
+        """Whether a batch being gathered of ``size`` bytes of bodies takes more messages: it is not
+        full, is under the payload limit, and the pollers are not stopping."""
+        return not self._stop.is_set() and len(batch) < self.batch_size and size < MAX_PAYLOAD_BYTES
 
     def _receive(self, count: int, wait: int, deadline: float | None = None) -> list[dict[str, Any]]:
         """Up to ``count`` messages. With a ``deadline`` (a batch being gathered), waiting for the
@@ -254,24 +259,28 @@ class QueuePoller:
         is malformed or names a message not in the batch); none after an error or a timeout."""
         if outcome.failed:
             return []
-        if not self.report_failures:
+        if not self.report_failures or outcome.result is None:
             return messages
-        response = outcome.result
-        if response is None:
-            return messages
+        failed = self._reported_failures(outcome.result, messages)
+        if failed is None:
+            return []
+        return [message for message in messages if message["MessageId"] not in failed]
+
+    def _reported_failures(self, response: Any, messages: list[dict[str, Any]]) -> set[str] | None:
+        """The ids of the messages a partial batch response names as failed; ``None`` when the
+        response is malformed or names a message not in the batch (the whole batch failed)."""
         if not isinstance(response, dict):
             log.warning("%s: a partial batch response must be an object, not %r", self.fn.logical_id, response)
-            return []
-        failures = response.get("batchItemFailures") or []
+            return None
         ids = {message["MessageId"] for message in messages}
         failed = set()
-        for failure in failures:
+        for failure in response.get("batchItemFailures") or []:
             identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
             if not isinstance(identifier, str) or identifier not in ids:
                 log.warning("%s: invalid batchItemFailures entry %r: the batch failed", self.fn.logical_id, failure)
-                return []
+                return None
             failed.add(identifier)
-        return [message for message in messages if message["MessageId"] not in failed]
+        return failed
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), 10):
@@ -294,6 +303,11 @@ class QueuePoller:
                 for index, message in enumerate(messages)
             ],
         )
+
+
+def _body_bytes(messages: list[dict[str, Any]]) -> int:
+    """The size of the messages' bodies, as the payload limit counts it."""
+    return sum(len(message.get("Body", "").encode()) for message in messages)
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
@@ -456,55 +470,74 @@ class EventSources:
         self._stop = Stop()
         self.pollers: list[QueuePoller] = []
         self.notifiers: list[S3Notifier] = []
-        queues = [name for name, res in template.resources.items() if res.get("Type") == "AWS::SQS::Queue"]
-        by_arn = {aws.arn(name): name for name in queues}
-
-        def resolve(value: Any) -> Any:
-            return template.resolve(value, aws.physical)
-
+        self._template = template
+        self._functions = functions
+        self._aws = aws
+        self._queues = [name for name, res in template.resources.items() if res.get("Type") == "AWS::SQS::Queue"]
+        self._queues_by_arn = {aws.arn(name): name for name in self._queues}
+        # The event types that are event sources, and what adds a source of each.
+        add_source: dict[str, Callable[[Function, str, dict[str, Any]], None]] = {
+            "SQS": self._add_poller,
+            "S3": self._add_notifier,
+        }
         for fn in template.functions.values():
             for name, event in fn.events.items():
                 properties = dict(event.get("Properties") or {})
-                if str(resolve(properties.get("Enabled", True))).lower() == "false":
+                if not self._enabled(properties):
                     continue
-                if event.get("Type") == "SQS":
-                    queue = _logical_id(properties.get("Queue"), by_arn)
-                    if queue not in queues:
-                        log.warning("%s.%s: queue %r is not in the template", fn.logical_id, name, queue)
-                        continue
-                    if "FilterCriteria" in properties:
-                        log.warning("%s.%s: FilterCriteria is not emulated", fn.logical_id, name)
-                    self.pollers.append(
-                        QueuePoller(
-                            functions,
-                            fn,
-                            properties,
-                            queue_url=aws.physical[queue],
-                            queue_arn=aws.arn(queue),
-                            resolve=resolve,
-                            stop=self._stop,
-                            endpoint=aws.endpoint,
-                        )
-                    )
-                elif event.get("Type") == "S3":
-                    bucket = _logical_id(properties.get("Bucket"), {})
-                    if bucket not in aws.physical:
-                        log.warning("%s.%s: bucket %r is not in the template", fn.logical_id, name, bucket)
-                        continue
-                    retries = (template.resources[fn.logical_id]["Properties"].get("EventInvokeConfig") or {}).get(
-                        "MaximumRetryAttempts", ASYNC_RETRIES
-                    )
-                    self.notifiers.append(
-                        S3Notifier(
-                            functions,
-                            fn,
-                            properties,
-                            bucket=aws.physical[bucket],
-                            stop=self._stop,
-                            endpoint=aws.endpoint,
-                            retries=int(resolve(retries)),
-                        )
-                    )
+                add = add_source.get(str(event.get("Type")))
+                if add is not None:
+                    add(fn, name, properties)
+
+    def _resolve(self, value: Any) -> Any:
+        """A template value as the local run sees it, a resource as its local name or URL."""
+        return self._template.resolve(value, self._aws.physical)
+
+    def _enabled(self, properties: dict[str, Any]) -> bool:
+        """Whether an event source is on: ``Enabled`` is true unless it says false."""
+        return str(self._resolve(properties.get("Enabled", True))).lower() != "false"
+
+    def _add_poller(self, fn: Function, name: str, properties: dict[str, Any]) -> None:
+        """The event source mapping of the ``SQS`` event ``name`` of ``fn``."""
+        queue = _logical_id(properties.get("Queue"), self._queues_by_arn)
+        if queue not in self._queues:
+            log.warning("%s.%s: queue %r is not in the template", fn.logical_id, name, queue)
+            return
+        if "FilterCriteria" in properties:
+            log.warning("%s.%s: FilterCriteria is not emulated", fn.logical_id, name)
+        self.pollers.append(
+            QueuePoller(
+                self._functions,
+                fn,
+                properties,
+                queue_url=self._aws.physical[queue],
+                queue_arn=self._aws.arn(queue),
+                resolve=self._resolve,
+                stop=self._stop,
+                endpoint=self._aws.endpoint,
+            )
+        )
+
+    def _add_notifier(self, fn: Function, name: str, properties: dict[str, Any]) -> None:
+        """The bucket notification of the ``S3`` event ``name`` of ``fn``."""
+        bucket = _logical_id(properties.get("Bucket"), {})
+        if bucket not in self._aws.physical:
+            log.warning("%s.%s: bucket %r is not in the template", fn.logical_id, name, bucket)
+            return
+        retries = (self._template.resources[fn.logical_id]["Properties"].get("EventInvokeConfig") or {}).get(
+            "MaximumRetryAttempts", ASYNC_RETRIES
+        )
+        self.notifiers.append(
+            S3Notifier(
+                self._functions,
+                fn,
+                properties,
+                bucket=self._aws.physical[bucket],
+                stop=self._stop,
+                endpoint=self._aws.endpoint,
+                retries=int(self._resolve(retries)),
+            )
+        )
 
     @property
     def sources(self) -> list[QueuePoller | S3Notifier]:

@@ -92,6 +92,25 @@ def _rule_path(path: str) -> str:
     return re.sub(r"\{(\w+)\}", r"<\1>", path)
 
 
+def _segments(path: str) -> list[str]:
+    """The segments of a path, none for the root."""
+    stripped = path.strip("/")
+    return stripped.split("/") if stripped else []
+
+
+def _literal_segments(resource: str, segments: list[str]) -> tuple[bool, ...] | None:
+    """Which segments of the template path ``resource`` are literals (not ``{parameter}``), when it
+    matches a request path of these ``segments``; ``None`` when it does not match."""
+    parts = _segments(resource)
+    if len(parts) != len(segments):
+        return None
+    literal = tuple(not (part.startswith("{") and part.endswith("}")) for part in parts)
+    matches = all(
+        part == segment if lit else bool(segment) for lit, part, segment in zip(literal, parts, segments, strict=True)
+    )
+    return literal if matches else None
+
+
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     body = {"error": {"code": code, "message": message, "details": []}}
     return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
@@ -164,18 +183,11 @@ class Gateway:
     def _resource(self, path: str) -> str | None:
         """The template path API Gateway would pick for ``path``: at each segment a literal beats a
         ``{parameter}`` (``/imports/uploads`` is its own resource, not a ``/imports/{jobId}``)."""
-        segments = path.strip("/").split("/") if path.strip("/") else []
+        segments = _segments(path)
         best: tuple[tuple[bool, ...], str] | None = None
         for resource in self._methods:
-            parts = resource.strip("/").split("/") if resource.strip("/") else []
-            if len(parts) != len(segments):
-                continue
-            literal = tuple(not (part.startswith("{") and part.endswith("}")) for part in parts)
-            matches = all(
-                part == segment if lit else bool(segment)
-                for lit, part, segment in zip(literal, parts, segments, strict=True)
-            )
-            if matches and (best is None or literal > best[0]):
+            literal = _literal_segments(resource, segments)
+            if literal is not None and (best is None or literal > best[0]):
                 best = (literal, resource)
         return best[1] if best is not None else None
 

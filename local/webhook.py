@@ -83,16 +83,28 @@ def refresh_signature(event: dict[str, Any], secret: str, *, now: float | None =
     if name is None:
         return event
     body = (event.get("body") or "").encode("utf-8")
-    parts = dict(part.strip().partition("=")[::2] for part in str(headers[name]).split(","))
-    if not parts.get("ts", "").isdigit():
-        return event
-    if growsurf_signature_header(secret, body, int(parts["ts"])) != f"ts={parts['ts']},v={parts.get('v', '')}":
+    if not _signed_with(secret, body, str(headers[name])):
         return event
     headers[name] = growsurf_signature_header(secret, body, int((time.time() if now is None else now) * 1000))
-    multi = dict(event.get("multiValueHeaders") or {})
+    multi = _with_single_value(event.get("multiValueHeaders"), name, headers[name])
+    return {**event, "headers": headers, "multiValueHeaders": multi}
+
+
+def _signed_with(secret: str, body: bytes, header: str) -> bool:
+    """Whether a ``GrowSurf-Signature`` value is the signature of ``body`` with ``secret``."""
+    parts = dict(part.strip().partition("=")[::2] for part in header.split(","))
+    ts = parts.get("ts", "")
+    if not ts.isdigit():
+        return False
+    return growsurf_signature_header(secret, body, int(ts)) == f"ts={ts},v={parts.get('v', '')}"
+
+
+def _with_single_value(multi_value_headers: Any, name: str, value: str) -> Any:
+    """``multiValueHeaders`` with the header ``name``, when it has it, set to ``value`` alone."""
+    multi = dict(multi_value_headers or {})
     if name in multi:
-        multi[name] = [headers[name]]
-    return {**event, "headers": headers, "multiValueHeaders": multi or event.get("multiValueHeaders")}
+        multi[name] = [value]
+    return multi or multi_value_headers
 
 
 def configured_secret(campaign: str) -> str | None:
@@ -101,8 +113,8 @@ def configured_secret(campaign: str) -> str | None:
     if not path:
         return None
     sys.path[:0] = [str(ROOT / "layers/hub/python")]
-    from hub.config import load_config, resolve_key
-    from hub.errors import HubError
+    from hub.domain.errors import HubError
+    from hub.settings.config import load_config, resolve_key
 
     try:
         ref = load_config().campaign(campaign).webhook_secret

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import pytest
 
-from hub.http import RetryPolicy
+from hub.providers.http import RetryPolicy
 from local.sandbox.base import Sandbox
 
 S = TypeVar("S", bound=Sandbox)

@@ -2,10 +2,11 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.idempotency import Outcome
-from hub.programs import program_for
-from hub.schemas import AddParticipantRequest
+from hub.aws.idempotency import Outcome
+from hub.domain.models import AddedParticipant
+from hub.domain.requests import AddParticipantRequest
+from hub.edge import api
+from hub.providers.program import program_for
 
 app = api.make_app()
 
@@ -17,7 +18,7 @@ def add_participant(campaign: str) -> Response:
 
     def action() -> Outcome:
         participant, created = program.add_participant(request)
-        return Outcome(201 if created else 200, {**participant.to_wire(), "created": created})
+        return Outcome(201 if created else 200, AddedParticipant.of(participant, created).to_wire())
 
     return api.write(app, "addParticipant", request, action, scope=campaign)
 

@@ -1,5 +1,5 @@
 """The redeem queue's consumer: each row exactly once, at the provider's rate, with partial batch failures."""
 
-from hub.bulk import consume
+from hub.flows.bulk import consume
 
 lambda_handler = consume("redeem")

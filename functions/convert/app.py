@@ -2,10 +2,10 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.idempotency import Outcome
-from hub.programs import program_for
-from hub.schemas import ConvertRequest
+from hub.aws.idempotency import Outcome
+from hub.domain.requests import ConvertRequest
+from hub.edge import api
+from hub.providers.program import program_for
 
 app = api.make_app()
 
@@ -18,9 +18,8 @@ def convert(campaign: str) -> Response:
         app,
         "convert",
         request,
-        lambda: Outcome(200, program.convert(request.email)),
+        lambda: Outcome(200, program.convert(request.email).to_wire()),
         scope=campaign,
-        natural_key=(request.email,),
     )
 
 

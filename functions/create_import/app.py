@@ -6,10 +6,11 @@ import json
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api, imports
-from hub.idempotency import Outcome
-from hub.jobs import JobStore
-from hub.schemas import ImportRequest, UploadRequest
+from hub.aws.idempotency import Outcome
+from hub.aws.jobs import JobStore
+from hub.domain.requests import ImportRequest, UploadRequest
+from hub.edge import api
+from hub.flows import imports
 
 app = api.make_app()
 jobs = JobStore()

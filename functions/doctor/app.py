@@ -2,7 +2,8 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api, doctor
+from hub.edge import api
+from hub.flows import doctor
 
 app = api.make_app()
 

@@ -2,10 +2,10 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.idempotency import Outcome
-from hub.programs import program_for
-from hub.schemas import FlagRequest
+from hub.aws.idempotency import Outcome
+from hub.domain.requests import FlagRequest
+from hub.edge import api
+from hub.providers.program import program_for
 
 app = api.make_app()
 
@@ -15,7 +15,11 @@ def flag(campaign: str) -> Response:
     request = api.parse_body(app, FlagRequest)
     program = program_for(campaign)
     return api.write(
-        app, "flag", request, lambda: Outcome(200, program.flag(request.email, request.reason)), scope=campaign
+        app,
+        "flag",
+        request,
+        lambda: Outcome(200, program.flag(request.email, request.reason).to_wire()),
+        scope=campaign,
     )
 
 

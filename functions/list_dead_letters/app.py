@@ -3,7 +3,8 @@ their errors (?operation= picks one, ?limit= sets how many messages)."""
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api, deadletters
+from hub.edge import api
+from hub.flows import deadletters
 
 app = api.make_app()
 

@@ -2,8 +2,8 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.jobs import JobStore
+from hub.aws.jobs import JobStore
+from hub.edge import api
 
 app = api.make_app()
 jobs = JobStore()

@@ -9,7 +9,7 @@ document's for the resource the request matched (``event.resource``, the templat
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
+from hub.edge import api
 
 app = api.make_app()
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.openapi import document
+from hub.edge import api
+from hub.edge.openapi import document
 
 app = api.make_app()
 

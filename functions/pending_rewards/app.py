@@ -1,6 +1,6 @@
 """The pending rewards task (EventBridge schedule): one Loops event for each newly pending reward,
 exactly once per reward however often it runs."""
 
-from hub.schedules import scheduled
+from hub.flows.schedules import scheduled
 
 lambda_handler = scheduled("pendingRewards")

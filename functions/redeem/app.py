@@ -2,10 +2,10 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.idempotency import Outcome
-from hub.programs import program_for
-from hub.schemas import RedeemRequest
+from hub.aws.idempotency import Outcome
+from hub.domain.requests import RedeemRequest
+from hub.edge import api
+from hub.providers.program import program_for
 
 app = api.make_app()
 
@@ -18,9 +18,8 @@ def redeem(campaign: str) -> Response:
         app,
         "redeem",
         request,
-        lambda: Outcome(200, program.redeem(request.email, request.reward_id, request.milestone_id)),
+        lambda: Outcome(200, program.redeem(request.email, request.reward_id, request.milestone_id).to_wire()),
         scope=campaign,
-        natural_key=(request.email, request.reward_id),
     )
 
 

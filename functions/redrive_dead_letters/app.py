@@ -3,9 +3,10 @@ reopened so they count again (body optional: {"operation": ...} picks one queue)
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api, deadletters
-from hub.idempotency import Outcome
-from hub.schemas import RedriveRequest
+from hub.aws.idempotency import Outcome
+from hub.domain.requests import RedriveRequest
+from hub.edge import api
+from hub.flows import deadletters
 
 app = api.make_app()
 

@@ -2,8 +2,8 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.programs import program_for
+from hub.edge import api
+from hub.providers.program import program_for
 
 app = api.make_app()
 

@@ -2,9 +2,9 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.models import RewardStatus
-from hub.programs import program_for
+from hub.domain.models import RewardStatus
+from hub.edge import api
+from hub.providers.program import program_for
 
 app = api.make_app()
 

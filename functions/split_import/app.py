@@ -7,8 +7,8 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hub import imports
-from hub.jobs import JobStore
+from hub.aws.jobs import JobStore
+from hub.flows import imports
 
 logger = Logger()
 metrics = Metrics()

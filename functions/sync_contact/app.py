@@ -2,10 +2,10 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.contacts import sync_contact
-from hub.idempotency import Outcome
-from hub.schemas import ContactSyncRequest
+from hub.aws.idempotency import Outcome
+from hub.domain.requests import ContactSyncRequest
+from hub.edge import api
+from hub.flows.contacts import sync_contact
 
 app = api.make_app()
 

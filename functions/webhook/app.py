@@ -1,10 +1,10 @@
 """POST /webhooks/{provider}: a provider's webhook delivery (no API key: its signature or token proves
-it), verified, normalized and queued as Loops contact syncs and events; see ``hub.webhooks``."""
+it), verified, normalized and queued as Loops contact syncs and events; see ``hub.flows.webhooks``."""
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub import api
-from hub.webhooks import WebhookIngress
+from hub.edge import api
+from hub.flows.webhooks import WebhookIngress
 
 app = api.make_app()
 ingress = WebhookIngress()

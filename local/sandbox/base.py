@@ -218,15 +218,9 @@ class Sandbox:
         try:
             if latency:
                 time.sleep(latency)
-            if fault is not None:
-                if fault.delay:
-                    time.sleep(fault.delay)
-                if fault.status is not None:
-                    return json_response(
-                        fault.body if fault.body is not None else {"error": "Injected failure"},
-                        fault.status,
-                        fault.headers,
-                    )
+            forced = _forced_answer(fault)
+            if forced is not None:
+                return forced
             if throttle_wait is not None:
                 with self.lock:
                     self.throttled += 1
@@ -234,21 +228,25 @@ class Sandbox:
             refusal = self.authenticate(request)
             if refusal is not None:
                 return refusal
-            try:
-                endpoint, args = self._map.bind_to_environ(request.environ).match()
-            except NotFound:
-                return json_response({"error": f"Not found: {request.method} {request.path}"}, 404)
-            except MethodNotAllowed:
-                return json_response({"error": f"Method {request.method} not allowed"}, 405)
-            except HTTPException as exc:
-                return json_response({"error": exc.description}, exc.code or 400)
-            with self.lock:
-                handler: Handler = getattr(self, endpoint)
-                return handler(request, **args)
+            return self._route(request)
         finally:
             if throttle_wait is None:
                 with self.lock:
                     self._in_flight -= 1
+
+    def _route(self, request: Request) -> Response:
+        """Run the handler of the provider's route the request matches; 404 or 405 when none does."""
+        try:
+            endpoint, args = self._map.bind_to_environ(request.environ).match()
+        except NotFound:
+            return json_response({"error": f"Not found: {request.method} {request.path}"}, 404)
+        except MethodNotAllowed:
+            return json_response({"error": f"Method {request.method} not allowed"}, 405)
+        except HTTPException as exc:
+            return json_response({"error": exc.description}, exc.code or 400)
+        with self.lock:
+            handler: Handler = getattr(self, endpoint)
+            return handler(request, **args)
 
     def _take_fault(self, request: Request) -> Fault | None:
         for fault in self.faults:
@@ -276,36 +274,54 @@ class Sandbox:
     def _control(self, request: Request) -> Response:
         action = request.path[len(CONTROL_PREFIX) :].strip("/")
         payload = request.get_json(silent=True) if request.method == "POST" else None
+        route = self._control_routes().get((action, request.method))
+        if route is None:
+            return self.control(request, action, payload)
         with self.lock:
-            if action == "requests" and request.method == "GET":
-                return json_response([asdict(r) for r in self.received])
-            if action == "requests" and request.method == "DELETE":
-                self.received.clear()
-                return json_response({"cleared": True})
-            if action == "faults" and request.method == "POST":
-                self.inject(**(payload or {}))
-                return json_response({"faults": len(self.faults)})
-            if action == "faults" and request.method == "DELETE":
-                self.faults.clear()
-                return json_response({"faults": 0})
-            if action == "latency" and request.method == "POST":
-                self.latency = float((payload or {}).get("seconds", 0))
-                return json_response({"latency": self.latency})
-            if action == "rate-limit" and request.method == "POST":
-                self.set_rate_limit(
-                    None
-                    if not payload
-                    else SandboxRate(
-                        int(payload["requests"]), float(payload["perSeconds"]), int(payload.get("concurrency", 0))
-                    )
-                )
-                return json_response({"rateLimit": None if self.rate is None else asdict(self.rate)})
-            if action == "stats" and request.method == "GET":
-                return json_response({"requests": len(self.received), "throttled": self.throttled})
-            if action == "reset" and request.method == "POST":
-                self.reset()
-                return json_response({"reset": True})
-        return self.control(request, action, payload)
+            return route(payload)
+
+    def _control_routes(self) -> dict[tuple[str, str], Callable[[Any], Response]]:
+        """The control routes every sandbox shares, by action and method; each takes the JSON payload."""
+        return {
+            ("requests", "GET"): self._control_requests,
+            ("requests", "DELETE"): self._control_forget_requests,
+            ("faults", "POST"): self._control_inject,
+            ("faults", "DELETE"): self._control_clear_faults,
+            ("latency", "POST"): self._control_latency,
+            ("rate-limit", "POST"): self._control_rate_limit,
+            ("stats", "GET"): self._control_stats,
+            ("reset", "POST"): self._control_reset,
+        }
+
+    def _control_requests(self, payload: Any) -> Response:
+        return json_response([asdict(r) for r in self.received])
+
+    def _control_forget_requests(self, payload: Any) -> Response:
+        self.received.clear()
+        return json_response({"cleared": True})
+
+    def _control_inject(self, payload: Any) -> Response:
+        self.inject(**(payload or {}))
+        return json_response({"faults": len(self.faults)})
+
+    def _control_clear_faults(self, payload: Any) -> Response:
+        self.faults.clear()
+        return json_response({"faults": 0})
+
+    def _control_latency(self, payload: Any) -> Response:
+        self.latency = float((payload or {}).get("seconds", 0))
+        return json_response({"latency": self.latency})
+
+    def _control_rate_limit(self, payload: Any) -> Response:
+        self.set_rate_limit(_rate_of(payload))
+        return json_response({"rateLimit": None if self.rate is None else asdict(self.rate)})
+
+    def _control_stats(self, payload: Any) -> Response:
+        return json_response({"requests": len(self.received), "throttled": self.throttled})
+
+    def _control_reset(self, payload: Any) -> Response:
+        self.reset()
+        return json_response({"reset": True})
 
     def control(self, request: Request, action: str, payload: Any) -> Response:
         """Provider-specific control routes (seeding data); subclasses extend it."""
@@ -314,3 +330,22 @@ class Sandbox:
 
 def _rule_kwargs(rule: Rule) -> dict[str, Any]:
     return {"endpoint": rule.endpoint, "methods": sorted(rule.methods or [])}
+
+
+def _forced_answer(fault: Fault | None) -> Response | None:
+    """Wait out the fault's delay; then its forced answer, or None when the request is answered normally."""
+    if fault is None:
+        return None
+    if fault.delay:
+        time.sleep(fault.delay)
+    if fault.status is None:
+        return None
+    body = fault.body if fault.body is not None else {"error": "Injected failure"}
+    return json_response(body, fault.status, fault.headers)
+
+
+def _rate_of(payload: Any) -> SandboxRate | None:
+    """The rate limit a ``/_sandbox/rate-limit`` payload sets; None (no limit) for an empty one."""
+    if not payload:
+        return None
+    return SandboxRate(int(payload["requests"]), float(payload["perSeconds"]), int(payload.get("concurrency", 0)))

@@ -251,6 +251,18 @@ class InviteRecord:
 
 
 @dataclass
+class ParticipantUpdate:
+    """An update of a participant whose every field has been checked, ready to apply."""
+
+    referrer: ParticipantRecord | None
+    status: str | None
+    email: str | None
+    metadata: dict[str, Any]
+    names: dict[str, str | None]  # firstName and lastName, those the body gives
+    vanity_keys: list[str] | None
+
+
+@dataclass
 class SentInvite:
     """An invite email as the sandbox would have sent it (for tests to read)."""
 
@@ -432,19 +444,28 @@ class GrowSurfSandbox(Sandbox):
         if wait is not None:
             refused[_window_name(self.rate.per_seconds if self.rate else 1.0)] = wait
         now = time.monotonic()
+        refused.update(self._longer_refusals(now))
+        self._count_in_windows(now, refused, base_admitted=wait is None)
+        self._retry_windows.refused = refused
+        return max(refused.values()) if refused else None
+
+    def _longer_refusals(self, now: float) -> dict[str, float]:
+        """The seconds to wait, by window name, of each per-minute or per-hour window that is used up."""
+        refused: dict[str, float] = {}
         for name, limit, span, log in self._extra_windows:
             while log and log[0] <= now - span:
                 log.popleft()
             if len(log) >= limit:
                 refused[name] = log[0] + span - now
+        return refused
+
+    def _count_in_windows(self, now: float, refused: dict[str, float], *, base_admitted: bool) -> None:
+        """Count an admitted request in the longer windows; take a refused one out of the base window."""
         if not refused:
             for _, _, _, log in self._extra_windows:
                 log.append(now)
-        elif wait is None and self.rate is not None and self._window:
+        elif base_admitted and self.rate is not None and self._window:
             self._window.pop()  # the base window let it through, a longer one did not
-        wait = max(refused.values()) if refused else None
-        self._retry_windows.refused = refused
-        return wait
 
     def rate_limited(self, retry_after: float) -> Response:
         refused = getattr(self._retry_windows, "refused", None) or {"Second": retry_after}
@@ -720,6 +741,15 @@ class GrowSurfSandbox(Sandbox):
     def _create(
         self, body: dict[str, Any], *, referrer_id: str | None, created_at: int | None = None
     ) -> ParticipantRecord:
+        record = self._new_record(body, created_at)
+        self.participants[record.id] = record
+        self._emails[_key(record.email)] = record.id
+        if referrer_id is not None:
+            self._assign_referrer(record, referrer_id, body.get("referralStatus") or self.default_referral_status)
+        return record
+
+    def _new_record(self, body: dict[str, Any], created_at: int | None) -> ParticipantRecord:
+        """A participant of the body, every field validated; not in the campaign yet."""
         email = body.get("email")
         if not _valid_email(email):
             raise _invalid("EMAIL", "email is required and must be an email address")
@@ -740,16 +770,10 @@ class GrowSurfSandbox(Sandbox):
             first_name=names["firstName"],
             last_name=names["lastName"],
             ip_address=names["ipAddress"],
-            metadata={k: v for k, v in metadata.items() if v is not None},
+            metadata=_without_none(metadata),
             updated_at=now,
         )
-        if record.first_name:
-            stem = re.sub(r"[^a-z0-9]", "", record.first_name.lower())[:13]
-            record.vanity_keys = [f"{stem}-{record.id}"] if stem else []
-        self.participants[record.id] = record
-        self._emails[_key(record.email)] = record.id
-        if referrer_id is not None:
-            self._assign_referrer(record, referrer_id, status or self.default_referral_status)
+        record.vanity_keys = _default_vanity_keys(record)
         return record
 
     def _assign_referrer(self, record: ParticipantRecord, referrer_id: str, status: str) -> None:
@@ -842,96 +866,125 @@ class GrowSurfSandbox(Sandbox):
     def _trigger(self, record: ParticipantRecord, *, at: int | None = None) -> dict[str, Any]:
         success = {"success": True, "message": "Successfully awarded referral credit."}
         if record.referral_status == "CREDIT_PENDING" and record.referrer_id in self.participants:
-            moment = at if at is not None else self.clock()
-            if self.credit_expiry_ms is not None and moment - record.created_at > self.credit_expiry_ms:
-                # Past the credit expiration window: the documented success, no credit, no reward.
-                self._set_status(record, "CREDIT_EXPIRED")
-                return success
-            self._set_status(record, "CREDIT_AWARDED", at=at)
+            self._credit_pending(record, at=at)
             return success
         if not self.trigger_refusals or record.referral_status == "CREDIT_EXPIRED":
             # Credit is awarded only to a CREDIT_PENDING referral; the document shows no other answer,
             # and says an expired credit still answers success.
             return success
+        raise self._trigger_refusal(record)
+
+    def _credit_pending(self, record: ParticipantRecord, *, at: int | None) -> None:
+        """Award a pending referral its credit, or expire it when triggered past the credit window."""
+        moment = at if at is not None else self.clock()
+        if self.credit_expiry_ms is not None and moment - record.created_at > self.credit_expiry_ms:
+            # Past the credit expiration window: the documented success, no credit, no reward.
+            self._set_status(record, "CREDIT_EXPIRED")
+            return
+        self._set_status(record, "CREDIT_AWARDED", at=at)
+
+    def _trigger_refusal(self, record: ParticipantRecord) -> SandboxError:
+        """Why a trigger that credits nothing is refused, under ``trigger_refusals``."""
         if record.referrer_id is None or record.referrer_id not in self.participants:
-            raise SandboxError(400, "NO_REFERRER", f"Participant {record.id} has no referrer to credit")
+            return SandboxError(400, "NO_REFERRER", f"Participant {record.id} has no referrer to credit")
+        if record.referral_status == "CREDIT_AWARDED":
+            return SandboxError(
+                400, "REFERRAL_ALREADY_AWARDED", f"Referral credit for participant {record.id} was already awarded"
+            )
+        return SandboxError(400, "REFERRAL_NOT_PENDING", f"Referral credit for participant {record.id} is not pending")
+
+    def _update(self, record: ParticipantRecord, body: dict[str, Any]) -> None:
+        """Validate the whole update, then apply it (nothing changes on an error)."""
+        self._apply_update(record, self._validated_update(record, body))
+
+    def _validated_update(self, record: ParticipantRecord, body: dict[str, Any]) -> ParticipantUpdate:
+        """Every field of an update body checked, in the order the errors are answered."""
+        referrer = self._new_referrer(record, body.get("referredBy"))
+        status = body.get("referralStatus")
+        self._check_status_change(record, status, referrer)
+        email = body.get("email")
+        self._check_email_change(record, email)
+        return ParticipantUpdate(
+            referrer=referrer,
+            status=status,
+            email=email,
+            metadata=_metadata(body.get("metadata")),
+            names={name: _text(body[name], name) for name in ("firstName", "lastName") if name in body},
+            vanity_keys=self._vanity_keys(record, body.get("vanityKeys")),
+        )
+
+    def _new_referrer(self, record: ParticipantRecord, referred_by: Any) -> ParticipantRecord | None:
+        """The referrer an update's ``referredBy`` assigns: another participant, to one without a referrer."""
+        if referred_by is None:
+            return None
+        referrer = self._lookup(str(referred_by))
+        if referrer is None or referrer.id == record.id:
+            raise _invalid("REFERRED_BY", f"referredBy {referred_by} is not another participant")
+        if record.referrer_id is not None:
+            raise SandboxError(400, "REFERRER_ALREADY_ASSIGNED", f"Participant {record.id} already has a referrer")
+        return referrer
+
+    def _check_status_change(self, record: ParticipantRecord, status: Any, referrer: ParticipantRecord | None) -> None:
+        """A ``referralStatus`` is one of three, needs a referrer, and cannot undo an awarded credit."""
+        if status is None:
+            return
+        if status not in ("CREDIT_PENDING", "CREDIT_AWARDED", "CREDIT_EXPIRED"):
+            raise _invalid("REFERRAL_STATUS", "referralStatus must be CREDIT_PENDING, CREDIT_AWARDED or CREDIT_EXPIRED")
+        if referrer is None and record.referrer_id is None:
+            raise SandboxError(400, "NO_REFERRER", f"Participant {record.id} has no referrer")
         if record.referral_status == "CREDIT_AWARDED":
             raise SandboxError(
                 400, "REFERRAL_ALREADY_AWARDED", f"Referral credit for participant {record.id} was already awarded"
             )
-        raise SandboxError(400, "REFERRAL_NOT_PENDING", f"Referral credit for participant {record.id} is not pending")
 
-    def _update(self, record: ParticipantRecord, body: dict[str, Any]) -> None:
-        """Validate the whole update, then apply it (nothing changes on an error)."""
-        referrer = None
-        if body.get("referredBy") is not None:
-            referrer = self._lookup(str(body["referredBy"]))
-            if referrer is None or referrer.id == record.id:
-                raise _invalid("REFERRED_BY", f"referredBy {body['referredBy']} is not another participant")
-            if record.referrer_id is not None:
-                raise SandboxError(400, "REFERRER_ALREADY_ASSIGNED", f"Participant {record.id} already has a referrer")
-        status = body.get("referralStatus")
-        if status is not None:
-            if status not in ("CREDIT_PENDING", "CREDIT_AWARDED", "CREDIT_EXPIRED"):
-                raise _invalid(
-                    "REFERRAL_STATUS", "referralStatus must be CREDIT_PENDING, CREDIT_AWARDED or CREDIT_EXPIRED"
-                )
-            if referrer is None and record.referrer_id is None:
-                raise SandboxError(400, "NO_REFERRER", f"Participant {record.id} has no referrer")
-            if record.referral_status == "CREDIT_AWARDED":
-                raise SandboxError(
-                    400, "REFERRAL_ALREADY_AWARDED", f"Referral credit for participant {record.id} was already awarded"
-                )
-        email = body.get("email")
-        if email is not None:
-            if not _valid_email(email):
-                raise _invalid("EMAIL", "email must be an email address")
-            other = self._by_email(email)
-            if other is not None and other.id != record.id:
-                raise SandboxError(400, "EMAIL_ALREADY_EXISTS", f"Email {email} is already used by another participant")
-        metadata = _metadata(body.get("metadata"))
-        names = {name: _text(body.get(name), name) for name in ("firstName", "lastName")}
-        vanity_keys = self._vanity_keys(record, body.get("vanityKeys"))
-        if email is not None:
+    def _check_email_change(self, record: ParticipantRecord, email: Any) -> None:
+        """A new ``email`` is an email address no other participant has."""
+        if email is None:
+            return
+        if not _valid_email(email):
+            raise _invalid("EMAIL", "email must be an email address")
+        other = self._by_email(email)
+        if other is not None and other.id != record.id:
+            raise SandboxError(400, "EMAIL_ALREADY_EXISTS", f"Email {email} is already used by another participant")
+
+    def _apply_update(self, record: ParticipantRecord, update: ParticipantUpdate) -> None:
+        """Write a checked update onto the participant, then assign its referrer or set its referral status."""
+        if update.email is not None:
             self._emails.pop(_key(record.email), None)
-            record.email = email.strip()
+            record.email = update.email.strip()
             self._emails[_key(record.email)] = record.id
-        record.first_name = names["firstName"] if "firstName" in body else record.first_name
-        record.last_name = names["lastName"] if "lastName" in body else record.last_name
-        for key, value in metadata.items():
-            if value is None:
-                record.metadata.pop(key, None)
-            else:
-                record.metadata[key] = value
-        if vanity_keys is not None:
-            record.vanity_keys = vanity_keys
+        record.first_name = update.names.get("firstName", record.first_name)
+        record.last_name = update.names.get("lastName", record.last_name)
+        _merge_metadata(record.metadata, update.metadata)
+        if update.vanity_keys is not None:
+            record.vanity_keys = update.vanity_keys
         record.updated_at = self.clock()
-        if referrer is not None:
-            self._assign_referrer(record, referrer.id, status or self.default_referral_status)
-        elif status is not None:
-            self._set_status(record, status)
+        if update.referrer is not None:
+            self._assign_referrer(record, update.referrer.id, update.status or self.default_referral_status)
+        elif update.status is not None:
+            self._set_status(record, update.status)
 
     def _vanity_keys(self, record: ParticipantRecord, value: Any) -> list[str] | None:
         if value is None:
             return None
-        if (
-            not isinstance(value, list)
-            or len(value) > 5
-            or not all(isinstance(v, str) and _VANITY.match(v) for v in value)
-        ):
+        if not _valid_vanity_keys(value):
             raise _invalid(
                 "VANITY_KEYS", "vanityKeys must be a list of at most 5 ids of 1-20 letters, digits, '_' or '-'"
             )
-        taken = {
-            key.lower()
-            for other in self.participants.values()
-            if other.id != record.id
-            for key in [other.id, *other.vanity_keys]
-        }
+        taken = self._ids_and_vanity_keys(but=record)
         clash = next((v for v in value if v.lower() in taken), None)
         if clash is not None:
             raise _invalid("VANITY_KEYS", f"vanity id {clash} is already used by another participant")
         return list(value)
+
+    def _ids_and_vanity_keys(self, *, but: ParticipantRecord) -> set[str]:
+        """Every id and vanity key (lower-cased) of the participants other than ``but``."""
+        return {
+            key.lower()
+            for other in self.participants.values()
+            if other.id != but.id
+            for key in [other.id, *other.vanity_keys]
+        }
 
     # -- standings --------------------------------------------------------------------------------
 
@@ -939,14 +992,12 @@ class GrowSurfSandbox(Sandbox):
         """Every participant's counts and ranks, computed once per answer."""
         this_month = _month(self.clock())
         last_month = _previous(this_month)
-        counts: dict[str, dict[str, int]] = {}
-        for record in self.participants.values():
-            months = [_month(at) for _, at in record.credits]
-            counts[record.id] = {
-                "all": len(record.credits),
-                "monthly": sum(1 for m in months if m == this_month),
-                "prev": sum(1 for m in months if m == last_month),
-            }
+        counts = {record.id: _credit_counts(record, this_month, last_month) for record in self.participants.values()}
+        self._add_ranks(counts, this_month)
+        return counts
+
+    def _add_ranks(self, counts: dict[str, dict[str, int]], this_month: tuple[int, int]) -> None:
+        """Add each participant's ``rank``, ``monthlyRank`` and ``prevMonthlyRank`` to its counts."""
         ordered = sorted(self.participants.values(), key=lambda p: (p.created_at, p.seq))
         for field_name, rank_name in (("all", "rank"), ("monthly", "monthlyRank"), ("prev", "prevMonthlyRank")):
             eligible = [p for p in ordered if rank_name != "prevMonthlyRank" or _month(p.created_at) < this_month]
@@ -956,7 +1007,6 @@ class GrowSurfSandbox(Sandbox):
                 counts[record.id][rank_name] = position
         for values in counts.values():
             values.setdefault("prevMonthlyRank", -1)
-        return counts
 
     def _leaderboard(self, kind: str) -> list[ParticipantRecord]:
         standings = self._standings()
@@ -1014,23 +1064,16 @@ class GrowSurfSandbox(Sandbox):
 
     def _referral_page(self, request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
         args = request.args
-        sort_by = args.get("sortBy") or "updatedAt"
-        if sort_by not in SORT_FIELDS:
-            raise _invalid("SORT_BY", f"sortBy must be one of {', '.join(SORT_FIELDS)}")
+        sort_by = _sort_field(args)
         descending = (args.get("desc") or "true").lower() != "false"
         limit = _limit(request, minimum=1)
         offset = _int_arg(args.get("offset"), "OFFSET", "offset", default=0)
-        selected = [item for item in items if _matches(item, args)]
-        selected = _sorted_items(selected, sort_by, descending)
-        if args.get("nextId"):
-            ids = [item["id"] for item in selected]
-            if args["nextId"] not in ids:
-                raise _invalid("NEXT_ID", f"nextId {args['nextId']} is not a result of this list")
-            offset = ids.index(args["nextId"])
+        selected = _sorted_items([item for item in items if _matches(item, args)], sort_by, descending)
+        offset = _page_start(selected, args.get("nextId"), offset)
         page = selected[offset : offset + limit]
         more = offset + limit < len(selected)
         return {
-            "referrals": [{k: v for k, v in item.items() if not k.startswith("_")} for item in page],
+            "referrals": [_public(item) for item in page],
             "limit": limit,
             "nextOffset": offset + limit if more else None,
             "nextId": selected[offset + limit]["id"] if more else None,
@@ -1049,9 +1092,17 @@ class GrowSurfSandbox(Sandbox):
         self, record: ParticipantRecord, standings: dict[str, dict[str, int]], *, nested: bool = False
     ) -> dict[str, Any]:
         """A participant as the document shows it; ``nested`` is the shape of a ``referrer``."""
-        mine = standings[record.id]
+        view = self._shared_view(record, standings[record.id])
+        if not self.optional_fields:
+            _drop_optional_fields(view, record)
+        if not nested:
+            self._add_own_fields(view, record, standings)
+        return view
+
+    def _shared_view(self, record: ParticipantRecord, mine: dict[str, int]) -> dict[str, Any]:
+        """The fields of a participant and of a nested ``referrer`` alike, optional ones included."""
         this_month = _month(self.clock())
-        view: dict[str, Any] = {
+        return {
             "id": record.id,
             "firstName": record.first_name,
             "lastName": record.last_name,
@@ -1075,15 +1126,11 @@ class GrowSurfSandbox(Sandbox):
             "referrals": [referred for referred, _ in record.credits],
             "monthlyReferrals": [referred for referred, at in record.credits if _month(at) == this_month],
         }
-        if not self.optional_fields:
-            for name in OPTIONAL_FIELDS:
-                view.pop(name, None)
-            if record.fraud_risk_level == "LOW":
-                # The document's examples show fraud fields on some participants only: never a risk.
-                view.pop("fraudRiskLevel", None)
-                view.pop("fraudReasonCode", None)
-        if nested:
-            return view
+
+    def _add_own_fields(
+        self, view: dict[str, Any], record: ParticipantRecord, standings: dict[str, dict[str, int]]
+    ) -> None:
+        """What a participant shows beyond a nested ``referrer``: its referral, referrer, metadata, rewards."""
         referrer = self.participants.get(record.referrer_id) if record.referrer_id else None
         if record.referrer_id:
             view["referralStatus"] = record.referral_status
@@ -1091,7 +1138,6 @@ class GrowSurfSandbox(Sandbox):
         view["metadata"] = dict(record.metadata)
         view["rewards"] = [self._reward_view(r) for r in self._rewards_of(record)]
         view["vanityKeys"] = list(record.vanity_keys)
-        return view
 
     def _reward_view(self, reward: RewardRecord) -> dict[str, Any]:
         return {
@@ -1141,21 +1187,9 @@ class GrowSurfSandbox(Sandbox):
 
     def control(self, request: Request, action: str, payload: Any) -> Response:
         body = payload if isinstance(payload, dict) else {}
-        if action == "participants" and request.method == "GET":
-            with self.lock:
-                standings = self._standings()
-                ordered = sorted(self.participants.values(), key=lambda p: p.seq)
-                return json_response([self._view(p, standings) for p in ordered])
-        if action == "settings" and request.method == "GET":
-            return json_response(self.settings())
-        if action == "settings" and request.method == "POST":
-            try:
-                return json_response(self.configure(**body))
-            except ValueError as exc:
-                return json_response({"error": str(exc)}, 400)
-        if action == "webhooks" and request.method == "GET":
-            with self.lock:
-                return json_response(list(self.webhooks))
+        route = self._provider_control_routes().get((action, request.method))
+        if route is not None:
+            return route(body)
         if request.method != "POST" or action not in ("participants", "conversions", "rewards", "fraud"):
             return super().control(request, action, payload)
         try:
@@ -1164,6 +1198,31 @@ class GrowSurfSandbox(Sandbox):
             return error(exc.status, exc.code, exc.message)
         except (ValueError, KeyError, TypeError) as exc:
             return json_response({"error": str(exc)}, 400)
+
+    def _provider_control_routes(self) -> dict[tuple[str, str], Callable[[dict[str, Any]], Response]]:
+        """GrowSurf's own control routes but the seeding ones, by action and method; each takes the body."""
+        return {
+            ("participants", "GET"): self._control_participants,
+            ("settings", "GET"): lambda body: json_response(self.settings()),
+            ("settings", "POST"): self._control_configure,
+            ("webhooks", "GET"): self._control_webhooks,
+        }
+
+    def _control_participants(self, body: dict[str, Any]) -> Response:
+        with self.lock:
+            standings = self._standings()
+            ordered = sorted(self.participants.values(), key=lambda p: p.seq)
+            return json_response([self._view(p, standings) for p in ordered])
+
+    def _control_configure(self, body: dict[str, Any]) -> Response:
+        try:
+            return json_response(self.configure(**body))
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+
+    def _control_webhooks(self, body: dict[str, Any]) -> Response:
+        with self.lock:
+            return json_response(list(self.webhooks))
 
     def _seed(self, action: str, body: dict[str, Any]) -> Response:
         if action == "participants":
@@ -1198,6 +1257,45 @@ class GrowSurfSandbox(Sandbox):
 
 def _by_count(counts: dict[str, dict[str, int]], field_name: str) -> Callable[[ParticipantRecord], int]:
     return lambda record: -counts[record.id][field_name]
+
+
+def _credit_counts(
+    record: ParticipantRecord, this_month: tuple[int, int], last_month: tuple[int, int]
+) -> dict[str, int]:
+    """The participant's credited referrals: all of them, this month's and last month's."""
+    months = [_month(at) for _, at in record.credits]
+    return {
+        "all": len(record.credits),
+        "monthly": sum(1 for m in months if m == this_month),
+        "prev": sum(1 for m in months if m == last_month),
+    }
+
+
+def _default_vanity_keys(record: ParticipantRecord) -> list[str]:
+    """The vanity key a participant gets from its first name (``ada-x1y2z3``); none without a name."""
+    if not record.first_name:
+        return []
+    stem = re.sub(r"[^a-z0-9]", "", record.first_name.lower())[:13]
+    return [f"{stem}-{record.id}"] if stem else []
+
+
+def _drop_optional_fields(view: dict[str, Any], record: ParticipantRecord) -> None:
+    """Leave out what some of the document's examples leave out (the ``optional_fields`` setting)."""
+    for name in OPTIONAL_FIELDS:
+        view.pop(name, None)
+    if record.fraud_risk_level == "LOW":
+        # The document's examples show fraud fields on some participants only: never a risk.
+        view.pop("fraudRiskLevel", None)
+        view.pop("fraudReasonCode", None)
+
+
+def _merge_metadata(metadata: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Apply an update's metadata: a null value removes its key, any other sets it."""
+    for key, value in changes.items():
+        if value is None:
+            metadata.pop(key, None)
+        else:
+            metadata[key] = value
 
 
 # -- request parsing ------------------------------------------------------------------------------
@@ -1250,6 +1348,19 @@ def _int_arg(value: str | None, code: str, name: str, *, default: int) -> int:
     return number
 
 
+def _valid_vanity_keys(value: Any) -> bool:
+    """At most five vanity keys, each of 1-20 letters, digits, ``_`` or ``-``."""
+    return isinstance(value, list) and len(value) <= 5 and all(isinstance(v, str) and _VANITY.match(v) for v in value)
+
+
+def _sort_field(args: Any) -> str:
+    """The referrals list's ``sortBy`` (``updatedAt`` by default), one of :data:`SORT_FIELDS`."""
+    sort_by = args.get("sortBy") or "updatedAt"
+    if sort_by not in SORT_FIELDS:
+        raise _invalid("SORT_BY", f"sortBy must be one of {', '.join(SORT_FIELDS)}")
+    return str(sort_by)
+
+
 def _limit(request: Request, *, minimum: int) -> int:
     limit = _int_arg(request.args.get("limit"), "LIMIT", "limit", default=MAX_LIMIT)
     if not minimum <= limit <= MAX_LIMIT:
@@ -1270,6 +1381,21 @@ def _page(
     page = items[start : start + limit]
     following = items[start + limit] if start + limit < len(items) else None
     return page, id_of(following) if following is not None else None
+
+
+def _page_start(items: list[dict[str, Any]], next_id: str | None, offset: int) -> int:
+    """Where a referrals page starts: at the item ``nextId`` names (it wins over ``offset``), else ``offset``."""
+    if not next_id:
+        return offset
+    ids = [item["id"] for item in items]
+    if next_id not in ids:
+        raise _invalid("NEXT_ID", f"nextId {next_id} is not a result of this list")
+    return ids.index(next_id)
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    """A referrals item without the private fields that sorting and filters use."""
+    return {k: v for k, v in item.items() if not k.startswith("_")}
 
 
 def _matches(item: dict[str, Any], args: Any) -> bool:

@@ -368,28 +368,24 @@ class LoopsSandbox(Sandbox):
         key = email.lower()
         lists = self._mailing_lists(fields.get("mailingLists"))
         changes = {name: value for name, value in fields.items() if name not in _NOT_PROPERTIES}
-        for name, value in changes.items():
-            if not name or (value is not None and not isinstance(value, str | int | float | bool)):
-                raise SandboxError(400, f"Invalid value for contact property '{name}'.")
-        if changes.get("subscribed") is not None and not isinstance(changes["subscribed"], bool):
-            raise SandboxError(400, "Invalid value for contact property 'subscribed'.")
-        user_id = changes.get("userId")
-        if user_id is not None:
-            holder = self._key_of_user(str(user_id))
-            if holder is not None and holder != key:
-                raise SandboxError(409, "Contact with this userId already exists.")
+        _check_properties(changes)
+        self._check_user_id(changes.get("userId"), key)
         contact = self.contacts.get(key)
         if contact is None:
             contact = {"id": self._new_id(), "email": email}
             self.contacts[key] = contact
-        for name, value in changes.items():
-            if value is None:
-                contact.pop(name, None)
-            else:
-                contact[name] = str(value) if name == "userId" else value
+        _set_properties(contact, changes)
         if lists:
             self.mailing_lists.setdefault(key, {}).update(lists)
         return contact
+
+    def _check_user_id(self, user_id: Any, key: str) -> None:
+        """A ``userId`` may be held by one contact only: 409 when another contact than ``key`` has it."""
+        if user_id is None:
+            return
+        holder = self._key_of_user(str(user_id))
+        if holder is not None and holder != key:
+            raise SandboxError(409, "Contact with this userId already exists.")
 
     def _new_id(self) -> str:
         """A cuid-like id, as Loops' contact ids look (``cll6b3i8901a9jx0oyktl2m4u``)."""
@@ -402,33 +398,66 @@ class LoopsSandbox(Sandbox):
     # -- control routes ---------------------------------------------------------------------------
 
     def control(self, request: Request, action: str, payload: Any) -> Response:
-        if action == "contacts" and request.method == "GET":
-            with self.lock:
-                return json_response(
-                    [{**c, "mailingLists": self.mailing_lists.get(k, {})} for k, c in self.contacts.items()]
-                )
-        if action == "events" and request.method == "GET":
-            with self.lock:
-                return json_response([event.view() for event in self.events])
-        if action == "contacts" and request.method == "POST":
-            if not isinstance(payload, dict):
-                return json_response({"error": "a JSON object with 'email' is required"}, 400)
-            try:
-                created = self.seed_contact(**payload)
-            except SandboxError as exc:
-                return self.error(exc.status, exc.message)
-            except TypeError:
-                return json_response({"error": "'email' is required"}, 400)
-            return json_response(created, 201)
-        if action == "settings" and request.method == "GET":
-            return json_response(self.settings())
-        if action == "settings" and request.method == "POST":
-            names = {"contactIds": "contact_ids", "findFields": "find_fields", "errorMessages": "error_messages"}
-            if not isinstance(payload, dict) or set(payload) - set(names):
-                return json_response({"error": f"settings are an object of {', '.join(names)}"}, 400)
-            try:
-                self.configure(**{names[key]: value for key, value in payload.items()})
-            except ValueError as exc:
-                return json_response({"error": str(exc)}, 400)
-            return json_response(self.settings())
-        return super().control(request, action, payload)
+        route = self._provider_control_routes().get((action, request.method))
+        if route is None:
+            return super().control(request, action, payload)
+        return route(payload)
+
+    def _provider_control_routes(self) -> dict[tuple[str, str], Callable[[Any], Response]]:
+        """Loops' own control routes, by action and method; each takes the JSON payload."""
+        return {
+            ("contacts", "GET"): self._control_contacts,
+            ("contacts", "POST"): self._control_seed_contact,
+            ("events", "GET"): self._control_events,
+            ("settings", "GET"): lambda payload: json_response(self.settings()),
+            ("settings", "POST"): self._control_configure,
+        }
+
+    def _control_contacts(self, payload: Any) -> Response:
+        with self.lock:
+            return json_response(
+                [{**c, "mailingLists": self.mailing_lists.get(k, {})} for k, c in self.contacts.items()]
+            )
+
+    def _control_events(self, payload: Any) -> Response:
+        with self.lock:
+            return json_response([event.view() for event in self.events])
+
+    def _control_seed_contact(self, payload: Any) -> Response:
+        if not isinstance(payload, dict):
+            return json_response({"error": "a JSON object with 'email' is required"}, 400)
+        try:
+            created = self.seed_contact(**payload)
+        except SandboxError as exc:
+            return self.error(exc.status, exc.message)
+        except TypeError:
+            return json_response({"error": "'email' is required"}, 400)
+        return json_response(created, 201)
+
+    def _control_configure(self, payload: Any) -> Response:
+        names = {"contactIds": "contact_ids", "findFields": "find_fields", "errorMessages": "error_messages"}
+        if not isinstance(payload, dict) or set(payload) - set(names):
+            return json_response({"error": f"settings are an object of {', '.join(names)}"}, 400)
+        try:
+            self.configure(**{names[key]: value for key, value in payload.items()})
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+        return json_response(self.settings())
+
+
+def _check_properties(changes: dict[str, Any]) -> None:
+    """Contact properties are named and flat (string, number, boolean or null); ``subscribed`` a boolean."""
+    for name, value in changes.items():
+        if not name or (value is not None and not isinstance(value, str | int | float | bool)):
+            raise SandboxError(400, f"Invalid value for contact property '{name}'.")
+    if changes.get("subscribed") is not None and not isinstance(changes["subscribed"], bool):
+        raise SandboxError(400, "Invalid value for contact property 'subscribed'.")
+
+
+def _set_properties(contact: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Write the properties onto the contact: a null clears one, a ``userId`` is kept as a string."""
+    for name, value in changes.items():
+        if value is None:
+            contact.pop(name, None)
+        else:
+            contact[name] = str(value) if name == "userId" else value

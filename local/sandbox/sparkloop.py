@@ -51,6 +51,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -317,23 +318,14 @@ class SparkLoopSandbox(Sandbox):
     def _create(
         self, params: dict[str, Any], *, created_at: datetime | None = None, origin: str = "api"
     ) -> SubscriberRecord:
-        email = params.get("email")
-        if email is None or (isinstance(email, str) and not email.strip()):
-            raise SandboxError(400, "You have to provide at least an email")
-        if not isinstance(email, str) or not _EMAIL.match(email.strip()):
-            raise SandboxError(400, "Email is invalid")
-        if self._by_email(email) is not None:
-            raise SandboxError(400, "Email has already been taken")
-        if created_at is None and params.get("created_at") not in (None, ""):
-            created_at = _parse_time(str(params["created_at"]))
-            if created_at is None:
-                raise SandboxError(400, "Created at is invalid")
+        email = self._new_email(params.get("email"))
+        created_at = _created_at(params, created_at)
         name = _text(params.get("name"))
         self._seq += 1
         record = SubscriberRecord(
             uuid=self._new_uuid(),
             seq=self._seq,
-            email=email.strip(),
+            email=email,
             ref_code=self._new_code(name),
             created_at=created_at or datetime.now(UTC),
             name=name,
@@ -346,6 +338,16 @@ class SparkLoopSandbox(Sandbox):
         )
         self.subscribers[record.uuid] = record
         return record
+
+    def _new_email(self, email: Any) -> str:
+        """A new subscriber's email, stripped: given, well formed and nobody's yet (else the documented 400s)."""
+        if email is None or (isinstance(email, str) and not email.strip()):
+            raise SandboxError(400, "You have to provide at least an email")
+        if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+            raise SandboxError(400, "Email is invalid")
+        if self._by_email(email) is not None:
+            raise SandboxError(400, "Email has already been taken")
+        return email.strip()
 
     def _new_uuid(self) -> str:
         while True:
@@ -403,46 +405,63 @@ class SparkLoopSandbox(Sandbox):
 
     def control(self, request: Request, action: str, payload: Any) -> Response:
         body = payload if isinstance(payload, dict) else {}
-        if action in ("subscribers", "participants") and request.method == "GET":
-            with self.lock:
-                ordered = sorted(self.subscribers.values(), key=lambda r: r.seq)
-                return json_response([{**self._view(r), "status": r.status} for r in ordered])
-        if action in ("subscribers", "participants") and request.method == "POST":
-            if not isinstance(body.get("email"), str):
-                return json_response({"error": "'email' is required"}, 400)
-            try:
-                created = self.seed_subscriber(
-                    body["email"],
-                    name=body.get("name"),
-                    referrer=body.get("referrer"),
-                    created_at=body.get("createdAt"),
-                    origin=str(body.get("origin", "signup")),
-                    status=str(body.get("status", "confirmed")),
-                    ip_address=body.get("ipAddress"),
-                    user_agent=body.get("userAgent"),
-                    utm_source=body.get("utmSource"),
-                    utm_campaign=body.get("utmCampaign"),
-                )
-            except SandboxError as exc:
-                return error(exc.status, exc.message)
-            except ValueError as exc:
-                return json_response({"error": str(exc)}, 400)
-            return json_response(created, 201)
-        if action == "settings" and request.method == "GET":
-            return json_response(self.settings())
-        if action == "settings" and request.method == "POST":
-            if set(body) - {"retryAfter"} or not isinstance(body.get("retryAfter", False), bool):
-                return json_response({"error": "settings are an object of retryAfter (true or false)"}, 400)
-            with self.lock:
-                self.retry_after = body.get("retryAfter", self.retry_after)
-            return json_response(self.settings())
-        if action == "failing-deletes" and request.method == "POST":
-            with self.lock:
-                if body.get("uuid") not in self.subscribers:
-                    return json_response({"error": "'uuid' must name a subscriber"}, 400)
-                self.fail_deletes_of(str(body["uuid"]))
-                return json_response({"uuid": body["uuid"], "failDelete": True})
-        return super().control(request, action, payload)
+        route = self._provider_control_routes().get((action, request.method))
+        if route is None:
+            return super().control(request, action, payload)
+        return route(body)
+
+    def _provider_control_routes(self) -> dict[tuple[str, str], Callable[[dict[str, Any]], Response]]:
+        """SparkLoop's own control routes, by action and method; each takes the JSON body (or ``{}``)."""
+        return {
+            ("subscribers", "GET"): self._control_subscribers,
+            ("participants", "GET"): self._control_subscribers,
+            ("subscribers", "POST"): self._control_seed_subscriber,
+            ("participants", "POST"): self._control_seed_subscriber,
+            ("settings", "GET"): lambda body: json_response(self.settings()),
+            ("settings", "POST"): self._control_configure,
+            ("failing-deletes", "POST"): self._control_failing_deletes,
+        }
+
+    def _control_subscribers(self, body: dict[str, Any]) -> Response:
+        with self.lock:
+            ordered = sorted(self.subscribers.values(), key=lambda r: r.seq)
+            return json_response([{**self._view(r), "status": r.status} for r in ordered])
+
+    def _control_seed_subscriber(self, body: dict[str, Any]) -> Response:
+        if not isinstance(body.get("email"), str):
+            return json_response({"error": "'email' is required"}, 400)
+        try:
+            created = self.seed_subscriber(
+                body["email"],
+                name=body.get("name"),
+                referrer=body.get("referrer"),
+                created_at=body.get("createdAt"),
+                origin=str(body.get("origin", "signup")),
+                status=str(body.get("status", "confirmed")),
+                ip_address=body.get("ipAddress"),
+                user_agent=body.get("userAgent"),
+                utm_source=body.get("utmSource"),
+                utm_campaign=body.get("utmCampaign"),
+            )
+        except SandboxError as exc:
+            return error(exc.status, exc.message)
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+        return json_response(created, 201)
+
+    def _control_configure(self, body: dict[str, Any]) -> Response:
+        if set(body) - {"retryAfter"} or not isinstance(body.get("retryAfter", False), bool):
+            return json_response({"error": "settings are an object of retryAfter (true or false)"}, 400)
+        with self.lock:
+            self.retry_after = body.get("retryAfter", self.retry_after)
+        return json_response(self.settings())
+
+    def _control_failing_deletes(self, body: dict[str, Any]) -> Response:
+        with self.lock:
+            if body.get("uuid") not in self.subscribers:
+                return json_response({"error": "'uuid' must name a subscriber"}, 400)
+            self.fail_deletes_of(str(body["uuid"]))
+            return json_response({"uuid": body["uuid"], "failDelete": True})
 
 
 def _positive(value: str | None, default: int) -> int:
@@ -458,3 +477,13 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+def _created_at(params: dict[str, Any], given: datetime | None) -> datetime | None:
+    """The creation time: ``given`` (seeding), else the body's ISO 8601 ``created_at`` (400 if it is not)."""
+    if given is not None or params.get("created_at") in (None, ""):
+        return given
+    parsed = _parse_time(str(params["created_at"]))
+    if parsed is None:
+        raise SandboxError(400, "Created at is invalid")
+    return parsed

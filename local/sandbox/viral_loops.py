@@ -445,22 +445,12 @@ class ViralLoopsSandbox(Sandbox):
         campaign_header: bool = False,
     ) -> Response:
         """Parse the query (GET) or JSON body, check required fields and the campaign, run ``action``."""
-        if request.method == "GET":
-            params: Any = dict(request.args)
-        else:
-            params = request.get_json(silent=True)
-            if not isinstance(params, dict):
-                return self.error(400, "Missing or invalid parameters")
-        missing = [name for name in required if params.get(name) in (None, "")]
-        malformed = [name for name in (*required, "newEmail") if name in params and not isinstance(params[name], str)]
-        if missing or malformed:
-            return self.error(400, "Missing required parameters" if missing else "Missing or invalid parameters")
-        if "email" in params and not _valid_email(params["email"]):
-            return self.error(400, "Missing or invalid parameters")
-        campaign = params.get("campaignId") or (request.headers.get("x-campaign-id") if campaign_header else None)
-        if campaign is not None and campaign != self.campaign_id:
-            return self.error(400, "Missing or invalid parameters")
         try:
+            params = _request_params(request)
+            _check_fields(params, required)
+            campaign = params.get("campaignId") or (request.headers.get("x-campaign-id") if campaign_header else None)
+            if campaign is not None and campaign != self.campaign_id:
+                raise SandboxError(400, "Missing or invalid parameters")
             return action(params)
         except SandboxError as exc:
             return self.error(exc.status, exc.message)
@@ -484,19 +474,9 @@ class ViralLoopsSandbox(Sandbox):
 
     def _update(self, params: dict[str, Any]) -> Response:
         record = self._participant(params["email"])
-        new_email: str | None = params.get("newEmail")
-        if new_email is not None and self._key(new_email) == self._key(record.email):
-            new_email = None
-        if new_email is not None:
-            if not _valid_email(new_email):
-                raise SandboxError(400, "Missing or invalid parameters")
-            if self._key(new_email) in self.participants:
-                raise SandboxError(409, "The newEmail is already used by another participant")
+        new_email = self._new_email(record, params.get("newEmail"))
         if params.get("referrer"):
-            referrer = self._by_code(str(params["referrer"]))
-            if referrer is None or referrer is record:
-                raise SandboxError(400, "Missing or invalid parameters")
-            record.referrer = self._key(referrer.email)
+            record.referrer = self._key(self._new_referrer(record, str(params["referrer"])).email)
         if isinstance(params.get("customFields"), dict):
             record.custom_fields.update(params["customFields"])
         record.first_name = params.get("firstName", record.first_name)
@@ -505,6 +485,23 @@ class ViralLoopsSandbox(Sandbox):
             self._rename(record, new_email)
         # The documented answer: the participant's first name and custom fields.
         return success({"firstName": record.first_name, "customFields": dict(record.custom_fields)})
+
+    def _new_email(self, record: ParticipantRecord, new_email: str | None) -> str | None:
+        """The ``newEmail`` an update moves the participant to; None when it names the same email."""
+        if new_email is None or self._key(new_email) == self._key(record.email):
+            return None
+        if not _valid_email(new_email):
+            raise SandboxError(400, "Missing or invalid parameters")
+        if self._key(new_email) in self.participants:
+            raise SandboxError(409, "The newEmail is already used by another participant")
+        return new_email
+
+    def _new_referrer(self, record: ParticipantRecord, code: str) -> ParticipantRecord:
+        """The participant whose referral code an update names as the referrer: another participant."""
+        referrer = self._by_code(code)
+        if referrer is None or referrer is record:
+            raise SandboxError(400, "Missing or invalid parameters")
+        return referrer
 
     def _convert(self, params: dict[str, Any]) -> Response:
         data = self.convert(params["email"])
@@ -742,47 +739,85 @@ class ViralLoopsSandbox(Sandbox):
     def control(self, request: Request, action: str, payload: Any) -> Response:
         body = payload if isinstance(payload, dict) else {}
         if action == "readings":
-            if request.method == "POST":
-                try:
-                    self.set_readings(self.readings.updated(body))
-                except (TypeError, ValueError) as exc:
-                    return json_response({"error": str(exc)}, 400)
-            return json_response(self.readings.to_wire())
+            return self._control_readings(request, body)
         if request.method == "GET" and action == "participants":
             with self.lock:
                 ordered = sorted(self.participants.values(), key=lambda p: p.seq)
                 return json_response([self._state_view(p) for p in ordered])
-        if request.method != "POST" or action not in ("participants", "conversions", "rewards", "orders"):
+        seed = self._seeders().get(action)
+        if request.method != "POST" or seed is None:
             return super().control(request, action, payload)
+        return self._control_seed(seed, body)
+
+    def _control_seed(self, seed: Callable[[dict[str, Any]], dict[str, Any]], body: dict[str, Any]) -> Response:
+        """Run a seeding control route: 201 with what it created, 400 (or the provider's error) if it fails."""
         if not isinstance(body.get("email"), str):
             return json_response({"error": "'email' is required"}, 400)
         try:
-            if action == "participants":
-                created = self.seed_participant(
-                    body["email"],
-                    first_name=body.get("firstName"),
-                    last_name=body.get("lastName"),
-                    referrer=body.get("referrer"),
-                    custom_fields=body.get("customFields"),
-                    converted=bool(body.get("converted", False)),
-                    flagged=bool(body.get("flagged", False)),
-                )
-            elif action == "conversions":
-                created = self.convert(body["email"])
-            elif action == "rewards":
-                created = self.grant_reward(
-                    body["email"], milestone_id=body.get("milestoneId"), reward=body.get("reward")
-                )
-            else:
-                created = self.seed_order(
-                    body["email"],
-                    str(body.get("orderId") or secrets.token_hex(5)),
-                    str(body.get("orderAmount", "45.00")),
-                    str(body.get("orderCurrency", "USD")),
-                    referral_code=body.get("referralCode"),
-                )
+            created = seed(body)
         except SandboxError as exc:
             return self.error(exc.status, exc.message)
         except ValueError as exc:
             return json_response({"error": str(exc)}, 400)
         return json_response(created, 201)
+
+    def _control_readings(self, request: Request, body: dict[str, Any]) -> Response:
+        """``GET`` the readings, or ``POST`` changes to them; either answers them as they now are."""
+        if request.method == "POST":
+            try:
+                self.set_readings(self.readings.updated(body))
+            except (TypeError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
+        return json_response(self.readings.to_wire())
+
+    def _seeders(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        """What each ``POST /_sandbox/<action>`` seeds, from a body that names an ``email``."""
+        return {
+            "participants": self._seed_participant_body,
+            "conversions": lambda body: self.convert(body["email"]),
+            "rewards": self._seed_reward_body,
+            "orders": self._seed_order_body,
+        }
+
+    def _seed_participant_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.seed_participant(
+            body["email"],
+            first_name=body.get("firstName"),
+            last_name=body.get("lastName"),
+            referrer=body.get("referrer"),
+            custom_fields=body.get("customFields"),
+            converted=bool(body.get("converted", False)),
+            flagged=bool(body.get("flagged", False)),
+        )
+
+    def _seed_reward_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.grant_reward(body["email"], milestone_id=body.get("milestoneId"), reward=body.get("reward"))
+
+    def _seed_order_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.seed_order(
+            body["email"],
+            str(body.get("orderId") or secrets.token_hex(5)),
+            str(body.get("orderAmount", "45.00")),
+            str(body.get("orderCurrency", "USD")),
+            referral_code=body.get("referralCode"),
+        )
+
+
+def _request_params(request: Request) -> dict[str, Any]:
+    """The query of a GET, else the JSON body, which must be an object."""
+    if request.method == "GET":
+        return dict(request.args)
+    params = request.get_json(silent=True)
+    if not isinstance(params, dict):
+        raise SandboxError(400, "Missing or invalid parameters")
+    return params
+
+
+def _check_fields(params: dict[str, Any], required: tuple[str, ...]) -> None:
+    """Every required field present, it and ``newEmail`` strings, ``email`` an email; else a 400."""
+    if any(params.get(name) in (None, "") for name in required):
+        raise SandboxError(400, "Missing required parameters")
+    if any(name in params and not isinstance(params[name], str) for name in (*required, "newEmail")):
+        raise SandboxError(400, "Missing or invalid parameters")
+    if "email" in params and not _valid_email(params["email"]):
+        raise SandboxError(400, "Missing or invalid parameters")

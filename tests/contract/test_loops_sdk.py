@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from loops_sdk import APIError, LoopsClient, RateLimitExceededError
 
-from hub.providers.loops import LoopsClient as HubLoopsClient
+from hub.providers.loops.client import LoopsClient as HubLoopsClient
 from local.sandbox.base import SandboxRate
 from local.sandbox.loops import LoopsSandbox
 

@@ -16,11 +16,11 @@ import uuid
 
 import pytest
 
-from hub.programs import PROVIDER_NAMES
-from hub.programs.growsurf import GrowSurfProgram
-from hub.programs.sparkloop import SparkLoopProgram
-from hub.programs.viral_loops import ViralLoopsProgram
-from hub.schemas import AddParticipantRequest
+from hub.domain.requests import AddParticipantRequest
+from hub.providers.growsurf.program import GrowSurfProgram
+from hub.providers.program import PROVIDER_NAMES
+from hub.providers.sparkloop.program import SparkLoopProgram
+from hub.providers.viral_loops.program import ViralLoopsProgram
 
 from .conftest import Hub
 

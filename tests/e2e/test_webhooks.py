@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from hub.webhooks import REFUSED_MESSAGE
+from hub.flows.webhooks import REFUSED_MESSAGE
 from local.run import Sandboxes
 from local.sandbox.loops import EventRecord
 from local.template import ROOT

@@ -10,8 +10,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hub import config, contacts, idempotency, programs, shared_throttle
-from hub.jobs import JobStore
+from hub.aws import idempotency
+from hub.aws.jobs import JobStore
+from hub.flows import contacts
+from hub.providers import program as programs
+from hub.providers.ratelimit import shared as shared_throttle
+from hub.settings import config
 from local.aws import create_buckets, create_queues, create_tables
 from local.gateway import Functions
 from local.run import Sandboxes

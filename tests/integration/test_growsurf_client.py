@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from hub.config import CampaignConfig
-from hub.errors import (
+from hub.domain.errors import (
     AlreadyConverted,
     CampaignNotFound,
     Conflict,
@@ -20,9 +19,10 @@ from hub.errors import (
     RewardNotFound,
     ValidationError,
 )
-from hub.programs.growsurf import GrowSurfProgram
-from hub.providers.growsurf import GrowSurfClient
-from hub.schemas import AddParticipantRequest
+from hub.domain.requests import AddParticipantRequest
+from hub.providers.growsurf.client import GrowSurfClient
+from hub.providers.growsurf.program import GrowSurfProgram
+from hub.settings.config import CampaignConfig
 from local.sandbox.base import SandboxRate
 from local.sandbox.growsurf import MASKED_EMAIL, GrowSurfSandbox
 
@@ -1127,9 +1127,9 @@ def test_convert_of_a_pending_referral_triggers_it_and_answers_credited(sandbox,
     result = program(client).convert("bob@example.com")
     # Then the trigger was posted, Ann credited, and the answer says so
     assert len(sandbox.requests_to(f"{BASE}/participant/bob@example.com/ref", "POST")) == 1
-    assert (result["converted"], result["credited"], result["referralStatus"]) == (True, True, "CREDIT_AWARDED")
-    assert result["reason"] is None
-    assert result["referrer"]["referralCode"] == ann["id"]
+    assert (result.converted, result.credited, result.referral_status) == (True, True, "CREDIT_AWARDED")
+    assert result.reason is None
+    assert result.referrer is not None and result.referrer.referral_code == ann["id"]
     assert sandbox.participant(ann["id"])["referralCount"] == 1
 
 
@@ -1142,8 +1142,8 @@ def test_convert_past_the_expiry_window_answers_not_credited_with_the_reason(san
     # When the friend converts
     result = program(client).convert("slow@example.com")
     # Then GrowSurf answered success, but the hub read back that nobody was credited, and says why
-    assert (result["credited"], result["referralStatus"]) == (False, "CREDIT_EXPIRED")
-    assert result["reason"].startswith("CREDIT_EXPIRED")
+    assert (result.credited, result.referral_status) == (False, "CREDIT_EXPIRED")
+    assert result.reason is not None and result.reason.startswith("CREDIT_EXPIRED")
     assert sandbox.participant(ann["id"])["referralCount"] == 0
 
 

@@ -9,7 +9,7 @@ import pytest
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from hub.errors import (
+from hub.domain.errors import (
     HubError,
     ProviderError,
     ProviderThrottled,
@@ -17,8 +17,9 @@ from hub.errors import (
     ProviderUnavailable,
     ValidationError,
 )
-from hub.http import ProviderHttp, RetryPolicy, retry_after_seconds
-from hub.throttle import Rate, TokenBucket
+from hub.domain.models import Rate
+from hub.providers.http import ProviderHttp, RetryPolicy, retry_after_seconds
+from hub.providers.ratelimit.local import TokenBucket
 from local.sandbox.base import Sandbox, json_response
 
 KEY = "echo-secret-key-123"

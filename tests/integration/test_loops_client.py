@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from hub.errors import (
+from hub.domain.errors import (
     Conflict,
     EmailTaken,
     HubError,
@@ -17,7 +17,7 @@ from hub.errors import (
     ProviderThrottled,
     ValidationError,
 )
-from hub.providers.loops import LoopsClient
+from hub.providers.loops.client import LoopsClient
 from local.sandbox.base import SandboxRate
 from local.sandbox.loops import IDEMPOTENCY_WINDOW_SECONDS, LOOPS_RATE, LoopsSandbox
 

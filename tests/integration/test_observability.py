@@ -15,10 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hub import observability
-from hub.errors import ParticipantNotFound, ProviderUnavailable
-from hub.jobs import JobStore
-from hub.providers.growsurf import GrowSurfClient
+from hub.aws.jobs import JobStore
+from hub.domain.errors import ParticipantNotFound, ProviderUnavailable
+from hub.providers.growsurf.client import GrowSurfClient
+from hub.runtime import observability
 from local.aws import create_queues, create_tables
 from local.gateway import Functions
 from local.run import Sandboxes

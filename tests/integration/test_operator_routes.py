@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hub.jobs import JobStore
+from hub.aws.jobs import JobStore
 from local.aws import create_buckets, create_queues, create_tables
 from local.events import sqs_record
 from local.gateway import Functions
@@ -118,8 +118,8 @@ def make_stack(monkeypatch, tmp_path) -> Iterator[Callable[..., Stack]]:
 
 def queue_rows(rows: list[dict[str, Any]], campaign: str = "demo-growsurf") -> str:
     """A job of add participant rows, queued the way POST /imports queues them; its id."""
-    from hub import imports
-    from hub.bulk import OPERATIONS
+    from hub.flows import imports
+    from hub.flows.bulk import OPERATIONS
 
     jobs = JobStore()
     job_id = imports.new_job(jobs, campaign, OPERATIONS["addParticipant"])
@@ -405,7 +405,7 @@ def test_a_succeeded_row_cannot_be_reopened(make_stack):
 )
 def test_the_dead_letter_functions_know_the_queues_of_every_bulk_operation(function, variables):
     # Given the bulk operations of the layer and the template's environment of the function
-    from hub.bulk import OPERATIONS
+    from hub.flows.bulk import OPERATIONS
 
     environment = load().functions[function].environment
     # Then each operation's queue URLs are set (a new operation without them would answer 500)

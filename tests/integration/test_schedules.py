@@ -125,7 +125,7 @@ def test_a_run_short_of_time_stops_before_queueing_and_says_so(stack: Stack):
             return 30_000
 
     # When the stats sync runs (imported here: Powertools reads its settings from the stack's environment)
-    from hub.schedules import sync_referral_stats
+    from hub.flows.schedules import sync_referral_stats
 
     result = sync_referral_stats({"id": "short"}, ShortContext())
     # Then it queued nothing and names the campaign it stopped in and those it did not reach

@@ -12,9 +12,9 @@ from moto import mock_aws
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from hub.config import KeyRef, resolve_key
-from hub.errors import ConfigurationError, HubError, ProviderError, ValidationError
-from hub.http import ProviderHttp, RetryPolicy
+from hub.domain.errors import ConfigurationError, HubError, ProviderError, ValidationError
+from hub.providers.http import ProviderHttp, RetryPolicy
+from hub.settings.config import KeyRef, resolve_key
 from local.sandbox.base import Sandbox, json_response
 
 KEY = "echo-key-4f2a9b"

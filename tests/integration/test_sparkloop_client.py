@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from hub.errors import (
+from hub.domain.errors import (
     CampaignNotFound,
     EmailTaken,
     HubError,
@@ -19,7 +19,7 @@ from hub.errors import (
     ProviderThrottled,
     ValidationError,
 )
-from hub.providers.sparkloop import SparkLoopClient
+from hub.providers.sparkloop.client import SparkLoopClient
 from local.sandbox.base import SandboxRate
 from local.sandbox.sparkloop import SparkLoopSandbox
 

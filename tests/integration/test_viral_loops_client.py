@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from hub.errors import (
+from hub.domain.errors import (
     AlreadyConverted,
     AlreadyRedeemed,
     EmailTaken,
@@ -21,7 +21,7 @@ from hub.errors import (
     RewardNotFound,
     ValidationError,
 )
-from hub.providers.viral_loops import ViralLoopsClient
+from hub.providers.viral_loops.client import ViralLoopsClient
 from local.sandbox.base import SandboxRate
 from local.sandbox.viral_loops import READINGS, Readings, ViralLoopsSandbox
 

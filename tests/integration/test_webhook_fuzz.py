@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from hub import config, programs
-from hub.webhooks import REFUSED_MESSAGE
+from hub.flows.webhooks import REFUSED_MESSAGE
+from hub.providers import program as programs
+from hub.settings import config
 from local.aws import create_queues, create_tables
 from local.gateway import Functions
 from local.run import Sandboxes

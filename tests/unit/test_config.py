@@ -8,7 +8,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hub.config import (
+from hub.domain.errors import CampaignNotFound, ConfigurationError
+from hub.domain.models import Provider, Rate
+from hub.settings.config import (
     DEFAULT_RATE_LIMITS,
     KeyRef,
     base_url,
@@ -16,9 +18,6 @@ from hub.config import (
     parse_config,
     resolve_key,
 )
-from hub.errors import CampaignNotFound, ConfigurationError
-from hub.models import Provider
-from hub.throttle import Rate
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import tracemalloc
 
 import pytest
 
-from hub.csv_rows import MAX_RECORD_CHARS, CsvError, CsvHeader, CsvRow, column_name, read_csv
+from hub.domain.csv_rows import MAX_RECORD_CHARS, CsvError, CsvHeader, CsvRow, column_name, read_csv
 
 
 def read(data: bytes) -> tuple[CsvHeader, list[CsvRow]]:

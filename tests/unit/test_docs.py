@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hub import errors
+from hub.domain import errors
 from local.template import ROOT, load
 
 

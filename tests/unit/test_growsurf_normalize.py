@@ -7,16 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.errors import (
+from hub.domain.errors import (
     Conflict,
     NotFound,
     ProviderAuthFailed,
     ProviderError,
     ValidationError,
 )
-from hub.http import ProviderResponse
-from hub.models import Provider, ReferralStatus, ReferrerRef, RewardStatus
-from hub.providers.growsurf import (
+from hub.domain.models import Provider, ReferralStatus, ReferrerRef, RewardStatus
+from hub.providers.growsurf.client import (
     map_error,
     normalize_leaderboard,
     normalize_participant,
@@ -28,6 +27,7 @@ from hub.providers.growsurf import (
     normalize_rewards_page,
     parse_time,
 )
+from hub.providers.http import ProviderResponse
 
 CAMPAIGN = "spring-launch"
 

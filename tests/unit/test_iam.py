@@ -4,16 +4,20 @@ What a function *needs* is derived from its code, not declared: starting from it
 test follows every name the code refers to (module-level code, functions, classes and their methods,
 imports inside functions included) through the layer, and notes what it reaches:
 
-- ``hub.config.load_config``: the configuration document (SSM parameter ``ConfigParameterName``);
-- ``hub.config.resolve_key(<campaign>.key)``: a referral provider's key (``ProviderKeysPrefix``);
-- ``hub.config.resolve_key(<config>.contacts.key)``: the Loops key (``ContactsKeyPrefix``);
-- ``hub.config.resolve_key(<campaign>.webhook_secret)``: a webhook secret (``WebhookSecretsPrefix``);
-- ``hub.shared_throttle.shared_limiter_for``: the rate limit table every caller of a provider shares.
+- ``hub.settings.config.load_config``: the configuration document (SSM parameter ``ConfigParameterName``);
+- ``hub.settings.config.resolve_key(<campaign>.key)``: a referral provider's key (``ProviderKeysPrefix``);
+- ``hub.settings.config.resolve_key(<config>.contacts.key)``: the Loops key (``ContactsKeyPrefix``);
+- ``hub.settings.config.resolve_key(<campaign>.webhook_secret)``: a webhook secret (``WebhookSecretsPrefix``);
+- ``hub.providers.ratelimit.shared.shared_limiter_for``: the rate limit table every caller of a provider shares.
 
 The walk over-approximates (a name the code refers to counts as reached, whatever branch it is on), so
 a function never lacks a grant its code can use. Where a function's own code pins it to one branch of
 shared code (a queue consumer runs one operation), :data:`NARROWED` says which grant it does without and
 why; a test checks each such entry is still reachable, so none outlives the code it stands for.
+
+What a function *is granted* is read from the template: the statements of the managed policies its
+``Policies`` reference (``!Ref``) and its inline statements. Each governed kind, and the idempotency
+records, is one managed policy (:data:`MANAGED_BY`) that no function copies inline.
 """
 
 from __future__ import annotations
@@ -40,6 +44,17 @@ WEBHOOK_SECRETS = "WebhookSecrets"
 SHARED_RATE_LIMIT = "SharedRateLimit"
 # The statements this test governs, by Sid; the others (tables, queues, buckets) are each function's own.
 GOVERNED = {CONFIGURATION, PROVIDER_KEYS, CONTACTS_KEY, WEBHOOK_SECRETS, SHARED_RATE_LIMIT}
+
+IDEMPOTENCY_RECORDS = "IdempotencyRecords"
+# The managed policy holding each shared statement, by Sid: the only way a function is granted it.
+MANAGED_BY = {
+    CONFIGURATION: "ConfigurationReadPolicy",
+    PROVIDER_KEYS: "ProviderKeysReadPolicy",
+    CONTACTS_KEY: "ContactsKeyReadPolicy",
+    WEBHOOK_SECRETS: "WebhookSecretsReadPolicy",
+    SHARED_RATE_LIMIT: "SharedRateLimitPolicy",
+    IDEMPOTENCY_RECORDS: "IdempotencyRecordsPolicy",
+}
 
 # The prefix parameter behind each kind of key, and the prefix parameters' pattern's cases.
 PREFIX_OF = {
@@ -251,11 +266,11 @@ class Walk:
 
     def _classify(self, module: Module, scope: dict[str, tuple[str, Any]], call: ast.Call) -> None:
         target = self._resolves_to(module, scope, call.func)
-        if target == ("hub.config", "load_config"):
+        if target == ("hub.settings.config", "load_config"):
             self.reads.add(CONFIGURATION)
-        elif target == ("hub.shared_throttle", "shared_limiter_for"):
+        elif target == ("hub.providers.ratelimit.shared", "shared_limiter_for"):
             self.reads.add(SHARED_RATE_LIMIT)
-        elif target == ("hub.config", "resolve_key"):
+        elif target == ("hub.settings.config", "resolve_key"):
             argument = ast.unparse(call.args[0]) if call.args else ""
             if argument.endswith("webhook_secret"):
                 self.reads.add(WEBHOOK_SECRETS)
@@ -279,13 +294,62 @@ def needs_of(logical_id: str) -> frozenset[str]:
 # -- the template's side ----------------------------------------------------------------------------
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policies(logical_id: str) -> list[Any]:
+    """A function's ``Policies`` as written: ``{"Ref": <managed policy>}`` or ``{"Statement": [...]}``."""
+    return _as_list(load().resources[logical_id]["Properties"].get("Policies", []))
+
+
+def managed_policies() -> dict[str, list[dict[str, Any]]]:
+    """The statements of each ``AWS::IAM::ManagedPolicy`` of the template, by its logical id."""
+    return {
+        logical_id: _as_list(resource["Properties"]["PolicyDocument"]["Statement"])
+        for logical_id, resource in load().resources.items()
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy"
+    }
+
+
+def attached(logical_id: str) -> list[str]:
+    """The logical ids a function's ``Policies`` reference (``!Ref``)."""
+    return [policy["Ref"] for policy in policies(logical_id) if isinstance(policy, dict) and "Ref" in policy]
+
+
+def inline_statements(logical_id: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in policies(logical_id)
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in _as_list(policy["Statement"])
+    ]
+
+
 def statements(logical_id: str) -> list[dict[str, Any]]:
-    props = load().resources[logical_id]["Properties"]
-    return [statement for policy in props.get("Policies", []) for statement in policy.get("Statement", [])]
+    """Every statement a function is granted: those of the managed policies it references, then its own."""
+    managed = managed_policies()
+    refs = attached(logical_id)
+    assert set(refs) <= set(managed), f"{logical_id}: {sorted(set(refs) - set(managed))} are not managed policies"
+    return [statement for ref in refs for statement in managed[ref]] + inline_statements(logical_id)
+
+
+def every_statement() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each statement of the template once, with where it is written: a managed policy or a function."""
+    for logical_id, managed in managed_policies().items():
+        for statement in managed:
+            yield logical_id, statement
+    for logical_id in ALL_FUNCTIONS:
+        for statement in inline_statements(logical_id):
+            yield logical_id, statement
 
 
 def granted(logical_id: str) -> set[str]:
     return {statement["Sid"] for statement in statements(logical_id) if statement.get("Sid") in GOVERNED}
+
+
+def written_with_sid(sid: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(where, statement) for where, statement in every_statement() if statement.get("Sid") == sid]
 
 
 def sub_text(value: Any) -> str:
@@ -331,6 +395,42 @@ def test_a_narrowed_grant_is_one_the_shared_code_could_use(logical_id: str) -> N
     assert narrowed <= needs_of(logical_id), logical_id
 
 
+@pytest.mark.parametrize("logical_id", ALL_FUNCTIONS)
+def test_every_policy_of_a_function_is_a_managed_policy_of_the_template_or_inline(logical_id: str) -> None:
+    # Given what a function's Policies list holds
+    managed = managed_policies()
+    for policy in policies(logical_id):
+        # Then each is a reference to a managed policy of this template or an inline statement list,
+        # never an ARN, a SAM policy template or a parameter whose statements these checks cannot read
+        assert isinstance(policy, dict), f"{logical_id}: {policy!r}"
+        if "Ref" in policy:
+            assert set(policy) == {"Ref"} and policy["Ref"] in managed, f"{logical_id}: {policy!r}"
+        else:
+            assert set(policy) <= {"Version", "Statement"} and "Statement" in policy, f"{logical_id}: {policy!r}"
+
+
+@pytest.mark.parametrize("sid", sorted(MANAGED_BY))
+def test_a_shared_grant_is_given_only_through_its_managed_policy(sid: str) -> None:
+    # Given the managed policy that holds a governed kind (or the idempotency records)
+    managed = managed_policies()
+    name = MANAGED_BY[sid]
+    # Then it holds that one statement, no other managed policy holds it, and no function copies it inline
+    assert [statement.get("Sid") for statement in managed[name]] == [sid], name
+    assert [other for other, held in managed.items() if other != name and sid in {s.get("Sid") for s in held}] == []
+    assert [fn for fn in ALL_FUNCTIONS if sid in {s.get("Sid") for s in inline_statements(fn)}] == [], sid
+
+
+def test_every_managed_policy_is_attached_to_a_function_and_nowhere_else() -> None:
+    # Given the template's managed policies and the functions that reference them
+    used = {ref for logical_id in ALL_FUNCTIONS for ref in attached(logical_id)}
+    for name in managed_policies():
+        props = load().resources[name]["Properties"]
+        # Then each is used by a function, and attaches itself to no role, user or group: a function's
+        # Policies are the only way in, so the grants checked above are all there are
+        assert name in used, f"{name} is attached to no function"
+        assert not {"Roles", "Users", "Groups"} & set(props), name
+
+
 def test_the_walk_sees_a_read_the_handler_does_not_import_at_cold_start() -> None:
     # Given the split function, whose handler imports nothing that reads a key, and the sync contact
     # consumer, whose handler reaches the contact store only through an import inside a function
@@ -347,44 +447,44 @@ def test_a_key_grant_covers_only_its_own_prefix(sid: str) -> None:
         "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${" + prefix + "}*",
         "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${" + prefix + "}*",
     }
-    for logical_id in ALL_FUNCTIONS:
-        for statement in statements(logical_id):
-            if statement.get("Sid") == sid:
-                # Then it reads secrets and SecureStrings under that prefix only, nothing else
-                assert actions(statement) == {"secretsmanager:GetSecretValue", "ssm:GetParameter"}, logical_id
-                assert set(resources(statement)) == expected, logical_id
+    found = written_with_sid(sid)
+    assert found, sid
+    for logical_id, statement in found:
+        # Then it reads secrets and SecureStrings under that prefix only, nothing else
+        assert actions(statement) == {"secretsmanager:GetSecretValue", "ssm:GetParameter"}, logical_id
+        assert set(resources(statement)) == expected, logical_id
 
 
 def test_no_other_statement_reaches_secrets_or_parameters() -> None:
     # Given every statement that is not a key or configuration grant
-    for logical_id in ALL_FUNCTIONS:
-        for statement in statements(logical_id):
-            if statement.get("Sid") in {*PREFIX_OF, CONFIGURATION}:
-                continue
-            # Then it names no Secrets Manager or SSM action
-            assert not {a for a in actions(statement) if a.split(":")[0] in {"secretsmanager", "ssm", "kms"}}, (
-                f"{logical_id}: {statement.get('Sid')}"
-            )
+    for logical_id, statement in every_statement():
+        if statement.get("Sid") in {*PREFIX_OF, CONFIGURATION}:
+            continue
+        # Then it names no Secrets Manager or SSM action
+        assert not {a for a in actions(statement) if a.split(":")[0] in {"secretsmanager", "ssm", "kms"}}, (
+            f"{logical_id}: {statement.get('Sid')}"
+        )
 
 
 def test_the_configuration_grant_is_the_one_parameter() -> None:
-    for logical_id in ALL_FUNCTIONS:
-        for statement in statements(logical_id):
-            if statement.get("Sid") == CONFIGURATION:
-                assert actions(statement) == {"ssm:GetParameter"}, logical_id
-                assert resources(statement) == [
-                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterName}"
-                ], logical_id
+    found = written_with_sid(CONFIGURATION)
+    assert found
+    for logical_id, statement in found:
+        assert actions(statement) == {"ssm:GetParameter"}, logical_id
+        assert resources(statement) == [
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterName}"
+        ], logical_id
 
 
 def test_no_statement_uses_a_wildcard_action_or_resource() -> None:
-    for logical_id in ALL_FUNCTIONS:
-        for statement in statements(logical_id):
-            assert statement.get("Effect") == "Allow", logical_id
-            assert not [a for a in actions(statement) if "*" in a], f"{logical_id}: {statement.get('Sid')}"
-            for resource in resources(statement):
-                # A wildcard only ever ends a prefix that ends in "/" (a secret's name, an upload's key)
-                assert "*" not in resource.removesuffix("/*").removesuffix("}*"), f"{logical_id}: {resource}"
+    for logical_id, statement in every_statement():
+        assert statement.get("Effect") == "Allow", logical_id
+        assert not [a for a in actions(statement) if "*" in a], f"{logical_id}: {statement.get('Sid')}"
+        # Every statement names its actions and resources (no NotAction, no NotResource)
+        assert "Action" in statement and "Resource" in statement, f"{logical_id}: {statement.get('Sid')}"
+        for resource in resources(statement):
+            # A wildcard only ever ends a prefix that ends in "/" (a secret's name, an upload's key)
+            assert "*" not in resource.removesuffix("/*").removesuffix("}*"), f"{logical_id}: {resource}"
 
 
 def _pattern(name: str) -> re.Pattern[str]:

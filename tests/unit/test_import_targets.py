@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub import imports
-from hub.config import load_config
-from hub.errors import CampaignNotFound, Unsupported, ValidationError
+from hub.domain.errors import CampaignNotFound, Unsupported, ValidationError
+from hub.flows import imports
+from hub.settings.config import load_config
 
 # Keys in Secrets Manager under names nothing can read here: reading one would fail the check.
 CONFIG = """

@@ -10,8 +10,8 @@ import copy
 
 import pytest
 
-from hub.models import Contact, Event
-from hub.providers.loops import normalize_contact, normalize_contacts, normalize_event
+from hub.domain.models import Contact, Event
+from hub.providers.loops.client import normalize_contact, normalize_contacts, normalize_event
 
 # Contacts > Add (and Update): the documented body.
 ADD_CONTACT = {

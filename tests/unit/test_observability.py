@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hub.observability import UNATTRIBUTED
+from hub.runtime.observability import UNATTRIBUTED
 from local.template import ROOT, load
 
 DOC = ROOT / "docs/observability.md"
@@ -107,12 +107,12 @@ def dimensions_of(metric: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def api(monkeypatch) -> ModuleType:
-    """``hub.api`` as Lambda imports it: with the template's Powertools settings in the environment
+    """``hub.edge.api`` as Lambda imports it: with the template's Powertools settings in the environment
     (its ``Metrics`` takes the namespace at import, so no test may import it without them)."""
     for name, value in load().function_globals["Environment"]["Variables"].items():
         if name.startswith("POWERTOOLS_") and isinstance(value, str):
             monkeypatch.setenv(name, value)
-    return importlib.import_module("hub.api")
+    return importlib.import_module("hub.edge.api")
 
 
 def test_the_page_documents_metrics_and_alarms():

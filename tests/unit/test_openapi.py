@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from hub.bulk import OPERATIONS as BULK_OPERATIONS
-from hub.openapi import OPERATIONS, document
-from hub.schemas import check_email
+from hub.domain.requests import check_email
+from hub.edge.openapi import OPERATIONS, document
+from hub.flows.bulk import OPERATIONS as BULK_OPERATIONS
 from local.template import load
 
 DOCUMENT = document()

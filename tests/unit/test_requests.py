@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
-from hub.errors import ValidationError
-from hub.models import Provider
-from hub.programs import ReferralProgram
-from hub.schemas import AddParticipantRequest, ContactSyncRequest, field_errors
+from hub.domain.errors import ValidationError
+from hub.domain.models import Provider
+from hub.domain.requests import AddParticipantRequest, ContactSyncRequest, field_errors
+from hub.providers.program import ReferralProgram
 
 
 def test_a_signup_time_in_the_past_is_taken_with_its_offset() -> None:

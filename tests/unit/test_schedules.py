@@ -3,9 +3,9 @@ queues given the fingerprints it finds."""
 
 from __future__ import annotations
 
-from hub.models import Participant, Provider, ReferrerRef, Reward, RewardStatus
-from hub.schedules import changes, fingerprint, reward_action_key, reward_row, stats_row
-from hub.sync_state import reward_key, stats_key
+from hub.aws.sync_state import reward_key, stats_key
+from hub.domain.models import Participant, Provider, ReferrerRef, Reward, RewardStatus
+from hub.flows.schedules import changes, fingerprint, reward_action_key, reward_row, stats_row
 
 
 def ada(**changed) -> Participant:

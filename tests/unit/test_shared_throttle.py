@@ -19,9 +19,10 @@ import pytest
 from moto import mock_aws
 from moto.dynamodb.responses import DynamoHandler
 
-from hub.errors import RateLimited
-from hub.shared_throttle import DynamoDBRateLimiter, shared_limiter_for
-from hub.throttle import Rate, TokenBucket
+from hub.domain.errors import RateLimited
+from hub.domain.models import Rate
+from hub.providers.ratelimit.local import TokenBucket
+from hub.providers.ratelimit.shared import DynamoDBRateLimiter, shared_limiter_for
 
 TABLE = "throttle"
 START = 1_700_000_000.0

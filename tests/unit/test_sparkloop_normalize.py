@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.errors import (
+from hub.domain.errors import (
     CampaignNotFound,
     EmailTaken,
     ParticipantNotFound,
@@ -14,9 +14,9 @@ from hub.errors import (
     ProviderError,
     ValidationError,
 )
-from hub.http import ProviderResponse
-from hub.models import Provider, ReferralStatus, ReferrerRef
-from hub.providers.sparkloop import (
+from hub.domain.models import Provider, ReferralStatus, ReferrerRef
+from hub.providers.http import ProviderResponse
+from hub.providers.sparkloop.client import (
     map_error,
     normalize_participant,
     normalize_referral,

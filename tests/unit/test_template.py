@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from hub.openapi import OPERATIONS
+from hub.edge.openapi import OPERATIONS
 from local.template import load
+from tests.unit.test_iam import statements
 
 
 def test_the_openapi_document_has_exactly_the_template_routes():
@@ -32,15 +33,10 @@ def test_every_function_has_its_handler_file():
 
 
 def test_only_write_functions_may_touch_the_idempotency_table():
-    # Given each function's policy statements
+    # Given each function's policy statements, those of its managed policies included
     template = load()
     for logical_id, fn in template.functions.items():
-        statements = [
-            statement
-            for policy in template.resources[logical_id]["Properties"].get("Policies", [])
-            for statement in policy.get("Statement", [])
-        ]
-        touches_table = any(s.get("Sid") == "IdempotencyRecords" for s in statements)
+        touches_table = any(s.get("Sid") == "IdempotencyRecords" for s in statements(logical_id))
         writes = any(route.method == "POST" for route in fn.routes) or any(
             event.get("Type") == "SQS" for event in fn.events.values()
         )
@@ -55,14 +51,10 @@ def test_functions_run_python_313_on_arm64():
 
 
 def test_every_function_that_reads_provider_keys_may_take_the_shared_rate_limit():
-    # Given each function's policy statement ids
+    # Given each function's policy statement ids, those of its managed policies included
     template = load()
     for logical_id in template.functions:
-        sids = {
-            statement.get("Sid")
-            for policy in template.resources[logical_id]["Properties"].get("Policies", [])
-            for statement in policy.get("Statement", [])
-        }
+        sids = {statement.get("Sid") for statement in statements(logical_id)}
         # Then a function that can read a provider's key (and so call the provider) can also take
         # the shared limiter's slots, or its first provider call would be refused by IAM
         if "ProviderKeys" in sids:

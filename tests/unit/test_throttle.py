@@ -6,8 +6,9 @@ import threading
 
 import pytest
 
-from hub.errors import RateLimited
-from hub.throttle import Rate, TokenBucket
+from hub.domain.errors import RateLimited
+from hub.domain.models import Rate
+from hub.providers.ratelimit.local import TokenBucket
 
 
 class FakeClock:

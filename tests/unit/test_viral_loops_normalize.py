@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.errors import (
+from hub.domain.errors import (
     AlreadyConverted,
     Conflict,
     EmailTaken,
@@ -15,9 +15,9 @@ from hub.errors import (
     ProviderAuthFailed,
     ValidationError,
 )
-from hub.http import ProviderResponse
-from hub.models import Provider, ReferralStatus, RewardStatus
-from hub.providers.viral_loops import (
+from hub.domain.models import Provider, ReferralStatus, RewardStatus
+from hub.providers.http import ProviderResponse
+from hub.providers.viral_loops.client import (
     map_error,
     normalize_participant,
     normalize_referrals,

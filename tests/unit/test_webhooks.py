@@ -10,11 +10,10 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from hub import config
-from hub.errors import MalformedRequest, NotFound, ProviderUnavailable, ValidationError
-from hub.models import Provider
-from hub.openapi import document
-from hub.webhooks import (
+from hub.domain.errors import MalformedRequest, NotFound, ProviderUnavailable, ValidationError
+from hub.domain.models import Provider
+from hub.edge.openapi import document
+from hub.flows.webhooks import (
     REFUSED_MESSAGE,
     Delivery,
     EventKind,
@@ -30,6 +29,7 @@ from hub.webhooks import (
     verify_growsurf,
     verify_token,
 )
+from hub.settings import config
 from local.template import load
 from local.webhook import growsurf_signature_header, refresh_signature, with_webhook_secrets
 
@@ -307,7 +307,7 @@ def test_a_webhook_secret_that_cannot_be_read_is_a_503_naming_nothing(tmp_path, 
     config.load_config.cache_clear()
     # Then it is 503 (the provider retries), naming neither the secret nor the campaign
     answer = json.dumps(unavailable.value.to_dict())
-    # (hub.api is not imported here: its Powertools Metrics would take the namespace of a test's environment)
+    # (hub.edge.api is not imported here: its Powertools Metrics would take the namespace of a test's environment)
     assert isinstance(unavailable.value, ProviderUnavailable)  # 503 in the API's one error table
     assert unavailable.value.code == "PROVIDER_UNAVAILABLE"
     assert "referral-hub" not in answer
@@ -446,9 +446,9 @@ def test_a_pending_and_then_approved_growsurf_reward_are_two_states():
 def growsurf_reward(start_sandbox, fast_policy):
     """A GrowSurf sandbox (manual approval, single-sided) where Ann's referral of Bob unlocked a pending
     reward, the program reading it back, and the goal webhook GrowSurf emitted for it."""
-    from hub.config import CampaignConfig
-    from hub.programs.growsurf import GrowSurfProgram
-    from hub.providers.growsurf import GrowSurfClient
+    from hub.providers.growsurf.client import GrowSurfClient
+    from hub.providers.growsurf.program import GrowSurfProgram
+    from hub.settings.config import CampaignConfig
     from local.sandbox.growsurf import GrowSurfSandbox
 
     sandbox = start_sandbox(GrowSurfSandbox(api_key="k", campaign_id="cmp", double_sided=False))
@@ -598,9 +598,9 @@ SPARKLOOP_KEY, SPARKLOOP_CAMPAIGN = "sl-key", "MF6319db9890"
 def sparkloop(start_sandbox, fast_policy):
     """A SparkLoop sandbox where John Smith (4 referrals in all) referred John Doe, and the program that
     reads it back."""
-    from hub.config import CampaignConfig
-    from hub.programs.sparkloop import SparkLoopProgram
-    from hub.providers.sparkloop import SparkLoopClient
+    from hub.providers.sparkloop.client import SparkLoopClient
+    from hub.providers.sparkloop.program import SparkLoopProgram
+    from hub.settings.config import CampaignConfig
     from local.sandbox.sparkloop import SparkLoopSandbox
 
     sandbox = start_sandbox(SparkLoopSandbox(api_key=SPARKLOOP_KEY, campaign_id=SPARKLOOP_CAMPAIGN))
@@ -792,9 +792,9 @@ VIRAL_LOOPS_KEY, VIRAL_LOOPS_CAMPAIGN = "vl-key", "vl-waitlist"
 @pytest.fixture
 def viral_loops(start_sandbox, fast_policy):
     """A Viral Loops sandbox where Nalyssa referred Lana, and the program that reads it back."""
-    from hub.config import CampaignConfig
-    from hub.programs.viral_loops import ViralLoopsProgram
-    from hub.providers.viral_loops import ViralLoopsClient
+    from hub.providers.viral_loops.client import ViralLoopsClient
+    from hub.providers.viral_loops.program import ViralLoopsProgram
+    from hub.settings.config import CampaignConfig
     from local.sandbox.viral_loops import ViralLoopsSandbox
 
     sandbox = start_sandbox(ViralLoopsSandbox(api_key=VIRAL_LOOPS_KEY, campaign_id=VIRAL_LOOPS_CAMPAIGN))

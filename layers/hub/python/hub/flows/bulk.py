@@ -1,0 +1,365 @@
+"""Bulk imports: rows validated up front, queued to their operation's SQS queue, and run by the
+queue's consumer exactly once each at the provider's rate.
+
+- Every operation of the hub that writes has a queue: ``addParticipant``, ``convert``, ``redeem``,
+  ``flag`` and ``syncContact``. Rows are validated with the same models as the API's bodies.
+- A row's message names its job, row number, operation and campaign. The consumer runs it under an
+  idempotency key made of that meaning and the row's email, so a redelivered or duplicated message
+  never reaches the provider twice, and counts its outcome once (:class:`hub.aws.jobs.JobStore`).
+- A provider's 429 is not a failure: the row is sent again to its queue with a delay (a new message,
+  so the receive count that leads to the dead-letter queue is not spent), and the original deleted.
+- A transient failure (provider down, timeout, 5xx) is reported as a batch item failure, so SQS
+  redelivers it after the visibility timeout; on the last delivery allowed the row is counted as
+  failed with its reason and sent to the dead-letter queue with that reason as message attributes.
+- Any other error (invalid for the provider, not found, conflict, unsupported) fails the row at once.
+- A row queued by a scheduled task (:mod:`hub.flows.schedules`) may carry a stable ``key``, which replaces
+  its job and row number in the idempotency key and keys its Loops event, so the same row queued by
+  several runs reaches the provider once; and an item of the sync state table (:mod:`hub.aws.sync_state`)
+  to ``remember`` once the row succeeded, or to ``forget`` if it fails for good (so the next run
+  queues it again).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from hub.aws import idempotency
+from hub.aws.jobs import JobStore, RowFailure
+from hub.domain import json_input, operations
+from hub.domain.errors import (
+    ConfigurationError,
+    HubError,
+    InProgress,
+    ProviderError,
+    ProviderThrottled,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ValidationError,
+)
+from hub.domain.operations import Operation
+from hub.domain.requests import ContactSyncRequest, field_errors
+from hub.runtime import observability
+from hub.settings import env
+
+logger = observability.logger
+metrics = Metrics()
+tracer = Tracer()
+
+#: SQS accepts at most this many entries per SendMessageBatch, and this delay.
+SQS_BATCH = 10
+SQS_MAX_DELAY_SECONDS = 900
+#: Transient errors: retried by SQS redelivery until the last delivery allowed.
+TRANSIENT = (ProviderUnavailable, ProviderTimeout, ProviderError, ConfigurationError, InProgress)
+
+
+@dataclass(frozen=True)
+class BulkOperation:
+    """An operation of the registry (:mod:`hub.domain.operations`) that bulk jobs run through its queue."""
+
+    name: str
+    model: type[BaseModel]
+    env: str  # prefix of the queue's environment variables
+    #: where a CSV column that is not a field of the model goes (None: it is ignored)
+    extra_columns_into: str | None = None
+
+    def queue_url(self) -> str:
+        return env.required(f"{self.env}_QUEUE_URL")
+
+    def dead_letter_url(self) -> str:
+        return env.required(f"{self.env}_DLQ_URL")
+
+
+def _bulk(op: Operation) -> BulkOperation:
+    assert op.request is not None and op.queue is not None, op.name
+    return BulkOperation(op.name, op.request, op.queue, op.extra_columns_into)
+
+
+OPERATIONS: dict[str, BulkOperation] = {op.name: _bulk(op) for op in operations.bulk_operations()}
+
+
+def operation_named(name: str | None) -> BulkOperation:
+    """The bulk operation ``name``, or a VALIDATION_ERROR listing the ones there are."""
+    if name not in OPERATIONS:
+        raise ValidationError(
+            "unknown bulk operation",
+            details=[{"field": "operation", "reason": f"must be one of {', '.join(OPERATIONS)}"}],
+        )
+    return OPERATIONS[name]
+
+
+class RowMessage(BaseModel):
+    """The body of a queued row."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobId: str
+    row: int
+    operation: str
+    campaign: str | None
+    data: dict[str, Any]
+    #: What the row does, named the same whichever run queued it (see the module docstring).
+    key: str | None = None
+    #: A sync state item to write once the row succeeded.
+    remember: str | None = None
+    #: A sync state item to delete if the row fails for good.
+    forget: str | None = None
+
+
+def validate_row(operation: BulkOperation, campaign: str | None, row: int, data: Any) -> BaseModel | RowFailure:
+    """The row as the operation's request model, or its failure naming each invalid field."""
+    if not isinstance(data, dict):
+        error = ValidationError(f"row {row} is not an object", details=[{"field": "row", "reason": "is not an object"}])
+        return RowFailure(row, error.to_dict()["error"])
+    # Rows from any source (JSON, CSV, an upload, a scheduled task) are held to what a JSON body is:
+    # a NaN or an infinity would be refused by the HTTP library at the provider call, after queueing.
+    hostile = json_input.problems(data)
+    if hostile:
+        error = ValidationError(f"row {row} holds values JSON cannot carry", details=hostile)
+        return RowFailure(row, error.to_dict()["error"])
+    payload = dict(data)
+    if operation.name == "syncContact" and campaign and "campaign" not in payload:
+        payload["campaign"] = campaign
+    try:
+        return operation.model.model_validate(payload)
+    except PydanticValidationError as exc:
+        error = ValidationError(f"row {row} is invalid", details=field_errors(exc))
+        return RowFailure(row, error.to_dict()["error"])
+
+
+def fold_columns(operation: BulkOperation, values: dict[str, str]) -> dict[str, Any]:
+    """A CSV record as a row: columns that are not fields of the operation go into its metadata or
+    properties (for add participant and sync contact), so nothing in the file is lost; for the other
+    operations they are left out."""
+    fields = {info.alias or name for name, info in operation.model.model_fields.items()}
+    row: dict[str, Any] = {key: value for key, value in values.items() if key in fields}
+    extra = {key: value for key, value in values.items() if key not in fields}
+    if extra and operation.extra_columns_into is not None:
+        row[operation.extra_columns_into] = extra
+    return row
+
+
+class RowQueue:
+    """Sends validated rows to their operation's queue, ten to a SendMessageBatch."""
+
+    def __init__(self, operation: BulkOperation, job_id: str, campaign: str | None, sqs: Any = None):
+        self.operation = operation
+        self.job_id = job_id
+        self.campaign = campaign
+        self._sqs = sqs or boto3.client("sqs")
+        self._url = operation.queue_url()
+        self._pending: list[tuple[int, str]] = []
+        self.failures: list[RowFailure] = []
+        self.sent = 0
+
+    def add(
+        self,
+        row: int,
+        request: BaseModel,
+        *,
+        key: str | None = None,
+        remember: str | None = None,
+        forget: str | None = None,
+    ) -> None:
+        message = RowMessage(
+            jobId=self.job_id,
+            row=row,
+            operation=self.operation.name,
+            campaign=self.campaign,
+            data=request.model_dump(mode="json", by_alias=True, exclude_none=True),
+            key=key,
+            remember=remember,
+            forget=forget,
+        )
+        self._pending.append((row, message.model_dump_json(exclude_defaults=True)))
+        if len(self._pending) == SQS_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is pending; entries SQS refuses are retried, then failed with SQS's reason."""
+        pending, self._pending = self._pending, []
+        for _attempt in range(3):
+            if not pending:
+                return
+            pending, sender_fault = self._send(pending)
+            if sender_fault:
+                break
+        for row, _ in pending:
+            error = HubError(f"row {row} could not be queued", code="QUEUE_ERROR")
+            self.failures.append(RowFailure(row, error.to_dict()["error"]))
+
+    def _send(self, pending: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], bool]:
+        """One SendMessageBatch: the entries SQS refused, and whether each was the sender's fault (a
+        retry would be refused again)."""
+        answer = self._sqs.send_message_batch(
+            QueueUrl=self._url,
+            Entries=[{"Id": str(row), "MessageBody": body} for row, body in pending],
+        )
+        self.sent += len(answer.get("Successful", []))
+        refused = {entry["Id"]: entry for entry in answer.get("Failed", [])}
+        left = [(row, body) for row, body in pending if str(row) in refused]
+        return left, bool(left) and all(refused[str(row)].get("SenderFault") for row, _ in left)
+
+
+# -- the consumer -----------------------------------------------------------------------------------
+
+
+def execute(operation: str, campaign: str | None, data: dict[str, Any], *, row_key: str) -> dict[str, Any]:
+    """Run one row the way the API runs the same request (the same programs and contact store)."""
+    from hub.flows.contacts import sync_contact
+    from hub.providers.program import program_for
+
+    request = OPERATIONS[operation].model.model_validate(data)
+    if isinstance(request, ContactSyncRequest):
+        return sync_contact(request, idempotency_key=row_key)
+    if campaign is None:
+        raise ValidationError("the row has no campaign", details=[{"field": "campaign", "reason": "is required"}])
+    program = program_for(campaign)
+    method = operations.OPERATIONS[operation].program_method
+    assert method is not None, operation
+    return _RUN[method](program, request)
+
+
+def _added(program: Any, request: Any) -> dict[str, Any]:
+    participant, created = program.add_participant(request)
+    return {"email": participant.email, "created": created}
+
+
+#: How a bulk row's request becomes its program method's call, by program method.
+_RUN: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
+    "add_participant": _added,
+    "convert": lambda program, request: program.convert(request.email).to_wire(),
+    "redeem": lambda program, request: program.redeem(request.email, request.reward_id, request.milestone_id).to_wire(),
+    "flag": lambda program, request: program.flag(request.email, request.reason).to_wire(),
+}
+
+
+class Consumer:
+    """The record handler of one operation's queue."""
+
+    def __init__(self, operation: str, *, jobs: JobStore | None = None, sqs: Any = None):
+        self.operation = OPERATIONS[operation]
+        self._jobs = jobs
+        self._sqs = sqs
+        self.max_receive_count = int(os.environ.get("MAX_RECEIVE_COUNT", "5"))
+
+    @property
+    def jobs(self) -> JobStore:
+        if self._jobs is None:
+            self._jobs = JobStore()
+        return self._jobs
+
+    @property
+    def sqs(self) -> Any:
+        if self._sqs is None:
+            self._sqs = boto3.client("sqs")
+        return self._sqs
+
+    def handle(self, record: SQSRecord) -> None:
+        message = RowMessage.model_validate_json(record.body)
+        # The row's job is its correlation: every line and provider call of the row names it.
+        operation = observability.bulk_operation(message.operation)
+        with observability.bound(operation, correlation_id=message.jobId, row=message.row):
+            self._run(message, record)
+
+    def _run(self, message: RowMessage, record: SQSRecord) -> None:
+        if self.jobs.is_recorded(message.jobId, message.row):
+            logger.info("row already counted", extra={"jobId": message.jobId, "row": message.row})
+            return
+        try:
+            self._execute_once(message)
+        except ProviderThrottled as exc:
+            self._requeue(record, exc.retry_after)
+            return
+        except TRANSIENT as exc:
+            receives = int(record.attributes.approximate_receive_count or "1")
+            if receives < self.max_receive_count:
+                metrics.add_metric(name="RowRetried", unit=MetricUnit.Count, value=1)
+                raise
+            self._fail(message, record, exc)
+            return
+        except HubError as exc:
+            self._fail(message, record, exc, dead_letter=False)
+            return
+        self._succeeded(message)
+
+    def _execute_once(self, message: RowMessage) -> None:
+        """The row at its provider, under the idempotency key of what it means."""
+        email = str(message.data.get("email", "")).lower()
+        row_key = message.key or f"bulk#{message.operation}#{message.campaign}#{message.jobId}#{message.row}#{email}"
+        idempotency.run_once(
+            row_key,
+            # A stable key names one action whatever the run that queued it: a later run's copy
+            # (with fresher data) is a replay, not a reuse of the key.
+            message.data if message.key is None else {"key": message.key},
+            lambda: idempotency.Outcome(
+                200, execute(message.operation, message.campaign, message.data, row_key=row_key)
+            ),
+        )
+
+    def _succeeded(self, message: RowMessage) -> None:
+        if message.remember is not None:
+            from hub.aws.sync_state import SyncState
+
+            SyncState().remember(message.remember)
+        if self.jobs.record(message.jobId, message.row):
+            metrics.add_metric(name="RowSucceeded", unit=MetricUnit.Count, value=1)
+
+    def _requeue(self, record: SQSRecord, retry_after: float | None) -> None:
+        delay = min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(retry_after or 1)))
+        self.sqs.send_message(QueueUrl=self.operation.queue_url(), MessageBody=record.body, DelaySeconds=delay)
+        metrics.add_metric(name="RowThrottled", unit=MetricUnit.Count, value=1)
+        logger.info("provider throttled; row sent back to its queue", extra={"delaySeconds": delay})
+
+    def _fail(self, message: RowMessage, record: SQSRecord, exc: HubError, *, dead_letter: bool = True) -> None:
+        error = exc.to_dict()["error"]
+        if message.forget is not None:
+            from hub.aws.sync_state import SyncState
+
+            SyncState().forget(message.forget)
+        if self.jobs.record(message.jobId, message.row, error=error):
+            metrics.add_metric(name="RowFailed", unit=MetricUnit.Count, value=1)
+        if dead_letter:
+            self.sqs.send_message(
+                QueueUrl=self.operation.dead_letter_url(),
+                MessageBody=record.body,
+                MessageAttributes={
+                    "errorCode": {"DataType": "String", "StringValue": exc.code},
+                    "errorMessage": {"DataType": "String", "StringValue": exc.message[:1000]},
+                },
+            )
+
+
+def consume(operation: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler of ``operation``'s queue: partial batch responses, one record at a time."""
+    consumer = Consumer(operation)
+    # The instance that flushes is made with the handler: Powertools reads the namespace from the
+    # environment when an instance is made, and this module may be imported before it is set (by the
+    # scheduled tasks' helpers in a test). Every instance shares the metrics added meanwhile.
+    flushing = Metrics()
+
+    @logger.inject_lambda_context(clear_state=True)
+    @flushing.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        idempotency.register_lambda_context(context)
+        # A processor per invocation: it holds the batch's state (cheap to make, and safe even where
+        # invocations share a process, as in the local run).
+        processor = BatchProcessor(event_type=EventType.SQS)
+        return dict(
+            process_partial_response(event=event, record_handler=consumer.handle, processor=processor, context=context)
+        )
+
+    return lambda_handler

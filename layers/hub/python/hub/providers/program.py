@@ -1,0 +1,182 @@
+"""A campaign's referral operations, the same whatever the provider.
+
+:class:`ReferralProgram` is the hub's operation set; each provider's module (``viral_loops``,
+``growsurf``, ``sparkloop``) implements what its API can do, and everything else answers
+:class:`Unsupported` (501). :func:`program_for` builds the program of a named campaign and imports
+only that provider's module, so a function never loads clients it does not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from hub.domain import operations
+from hub.domain.errors import ParticipantNotFound, Unsupported, ValidationError
+from hub.domain.models import (
+    Conversion,
+    Flagged,
+    Page,
+    Participant,
+    Provider,
+    Redemption,
+    Referral,
+    Reward,
+    RewardStatus,
+)
+from hub.domain.requests import AddParticipantRequest
+from hub.providers.http import RetryPolicy
+from hub.providers.ratelimit.local import RateLimiter
+from hub.providers.ratelimit.shared import shared_limiter_for
+from hub.settings.config import CampaignConfig, HubConfig, RuntimeSettings, load_config, resolve_key
+
+PROVIDER_NAMES = {
+    Provider.VIRAL_LOOPS: "Viral Loops",
+    Provider.GROWSURF: "GrowSurf",
+    Provider.SPARKLOOP: "SparkLoop",
+    Provider.LOOPS: "Loops",
+}
+
+
+class ReferralProgram:
+    """The hub's operations on one campaign. Subclasses override what their provider supports."""
+
+    provider: Provider
+    #: The optional add-participant fields (camelCase) the provider's add call has a place for. Any
+    #: other field a request carries is refused with 422 naming it and the provider, never dropped.
+    add_fields: frozenset[str] = frozenset()
+
+    def __init__(self, campaign: str, config: CampaignConfig, client: Any):
+        self.campaign = campaign
+        self.config = config
+        self.client = client
+
+    def _unsupported(self, method: str) -> Unsupported:
+        """501 for the operation ``method`` runs, named as the registry names it."""
+        return Unsupported(PROVIDER_NAMES[self.provider], operations.of_program_method(method).name)
+
+    @classmethod
+    def supports(cls, operation: str) -> bool:
+        """Whether the provider has ``operation`` (a method name such as ``convert``)."""
+        return getattr(cls, operation) is not getattr(ReferralProgram, operation)
+
+    def refuse_unplaced(self, request: AddParticipantRequest) -> None:
+        """:class:`ValidationError` naming each field of ``request`` the provider has no place for."""
+        unplaced = [name for name in request.given() if name not in self.add_fields]
+        if unplaced:
+            provider = PROVIDER_NAMES[self.provider]
+            raise ValidationError(
+                f"{provider} has no place for {', '.join(unplaced)}: send the request without it",
+                details=[{"field": name, "reason": f"{provider} has no place for this field"} for name in unplaced],
+            )
+
+    def referral_code_of(self, referrer: str) -> str:
+        """A referrer given as a referral code or an email, as the referral code the provider takes."""
+        if "@" not in referrer:
+            return referrer
+        code = self.referral_code_by_email(referrer)
+        if not code:
+            raise ValidationError(
+                "the referrer is not a participant of this campaign",
+                details=[{"field": "referrer", "reason": f"no participant with email {referrer}"}],
+            )
+        return code
+
+    def referral_code_by_email(self, email: str) -> str | None:
+        """The referral code of the participant ``email``, or None when there is none."""
+        try:
+            return self.get_participant(email).referral_code
+        except ParticipantNotFound:
+            return None
+
+    def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
+        """Add a participant; an existing email gives the existing participant and ``False``.
+
+        Implementations call :meth:`refuse_unplaced` first, before any provider call."""
+        raise self._unsupported("add_participant")
+
+    def get_participant(self, email: str) -> Participant:
+        raise self._unsupported("get_participant")
+
+    def convert(self, email: str) -> Conversion:
+        """Credit the referrer of the referred participant ``email``."""
+        raise self._unsupported("convert")
+
+    def redeem(self, email: str, reward_id: str, milestone_id: str | None) -> Redemption:
+        raise self._unsupported("redeem")
+
+    def flag(self, email: str, reason: str) -> Flagged:
+        raise self._unsupported("flag")
+
+    def referrals(self, email: str) -> list[Referral]:
+        raise self._unsupported("referrals")
+
+    def rewards(self, email: str, status: RewardStatus | None) -> list[Reward]:
+        raise self._unsupported("rewards")
+
+    def leaderboard(self, cursor: str | None, limit: int) -> Page[Participant]:
+        raise self._unsupported("leaderboard")
+
+    def participants(self) -> Iterator[Participant]:
+        """Every participant of the campaign, read page after page (the scheduled stats sync)."""
+        raise self._unsupported("participants")
+
+    def pending_rewards(self) -> Iterator[tuple[Participant, Reward]]:
+        """Every reward of the campaign earned and not yet redeemed (pending or approved), with its
+        participant (the scheduled pending-rewards task)."""
+        raise self._unsupported("pending_rewards")
+
+
+_programs: dict[str, tuple[str, ReferralProgram]] = {}
+_lock = threading.Lock()
+
+
+def limiter_for(provider: Provider, config: HubConfig) -> RateLimiter:
+    """The limiter every campaign of ``provider`` shares: in DynamoDB across all Lambdas when the
+    stack has its throttle table (``THROTTLE_TABLE``), else in this process."""
+    return shared_limiter_for(provider.value, config.rate(provider))
+
+
+def retry_policy() -> RetryPolicy:
+    settings = RuntimeSettings.from_env()
+    return RetryPolicy(attempts=settings.attempts, read_timeout=settings.read_timeout, budget=settings.budget)
+
+
+def program_type(campaign: str) -> type[ReferralProgram]:
+    """The program class of the campaign named ``campaign`` (:class:`CampaignNotFound` if none): what
+    its provider supports, known without reading the campaign's key or calling the provider."""
+    provider = load_config().campaign(campaign).provider
+    module = importlib.import_module(f"hub.providers.{provider.value}.program")
+    return next(
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, ReferralProgram) and value.__module__ == module.__name__
+    )
+
+
+def program_for(campaign: str) -> ReferralProgram:
+    """The program of the campaign named ``campaign`` (:class:`CampaignNotFound` if none).
+
+    Programs are kept across warm invocations (one HTTP session each) and rebuilt when the
+    campaign's key changes, so a rotated key is picked up as soon as the parameter cache expires.
+    """
+    config = load_config()
+    campaign_config = config.campaign(campaign)
+    key = resolve_key(campaign_config.key)
+    with _lock:
+        cached = _programs.get(campaign)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+    module = importlib.import_module(f"hub.providers.{campaign_config.provider.value}.program")
+    program: ReferralProgram = module.build(
+        campaign,
+        campaign_config,
+        key=key,
+        limiter=limiter_for(campaign_config.provider, config),
+        policy=retry_policy(),
+    )
+    with _lock:
+        _programs[campaign] = (key, program)
+    return program

@@ -1,0 +1,45 @@
+"""A variable of the template a function needs and lacks is a CONFIGURATION_ERROR naming it, never a
+KeyError the API would answer as an unexpected 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.aws.jobs import JobStore
+from hub.domain.errors import ConfigurationError
+from hub.flows import imports
+from hub.settings import env
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_a_missing_or_empty_variable_is_a_configuration_error_naming_it(monkeypatch, value):
+    # Given a variable unset, or set to nothing
+    if value is None:
+        monkeypatch.delenv("HUB_TEST_VARIABLE", raising=False)
+    else:
+        monkeypatch.setenv("HUB_TEST_VARIABLE", value)
+    # When it is required, Then the error names it
+    with pytest.raises(ConfigurationError) as raised:
+        env.required("HUB_TEST_VARIABLE")
+    assert raised.value.message == "the environment variable HUB_TEST_VARIABLE is not set"
+
+
+@pytest.mark.parametrize(
+    ("variable", "use"),
+    [
+        ("UPLOAD_BUCKET", lambda: imports.upload_url("job-1")),
+        ("JOBS_TABLE", JobStore),
+    ],
+)
+def test_the_stores_and_the_upload_url_name_the_variable_they_lack(monkeypatch, variable, use):
+    # Given a function whose environment lacks the variable
+    monkeypatch.delenv(variable, raising=False)
+    # When the code that needs it runs, Then it is a configuration error naming it
+    with pytest.raises(ConfigurationError) as raised:
+        use()
+    assert variable in raised.value.message
+
+
+def test_a_set_variable_is_its_value(monkeypatch):
+    monkeypatch.setenv("HUB_TEST_VARIABLE", "queue-url")
+    assert env.required("HUB_TEST_VARIABLE") == "queue-url"
