@@ -146,14 +146,15 @@ class LocalRun:
         env["HUB_CONFIG"] = self.config_path
         os.environ.update(env)
         functions = Functions(self.template)
-        self.gateway = Gateway(self.template, functions, self.api_key)
-        self.url = self.gateway.start(port=self.port)
         self.events = EventSources(self.template, functions, self.aws)
         self.events.start()
         self.scheduler = Scheduler(self.template, functions)
         self.scheduler.start()
         self.control = Control(self.scheduler)
         self.control_url = self.control.start(port=control_port(self.port))
+        # The API last: once it answers, the queues, the schedules and the control endpoint are up too.
+        self.gateway = Gateway(self.template, functions, self.api_key)
+        self.url = self.gateway.start(port=self.port)
         return self.url
 
     def stop(self) -> None:

@@ -1,5 +1,5 @@
 """The addParticipant queue's consumer: each row exactly once, at the provider's rate, with partial batch failures."""
 
-from hub.flows.bulk import consume
+from hub.edge import handlers
 
-lambda_handler = consume("addParticipant")
+lambda_handler = handlers.queue("addParticipant")

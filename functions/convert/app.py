@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from hub.aws.idempotency import Outcome
 from hub.domain.requests import ConvertRequest
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.providers.program import program_for
 
 app = api.make_app()
@@ -23,4 +23,4 @@ def convert(campaign: str) -> Response:
     )
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from hub.aws.idempotency import Outcome
 from hub.aws.jobs import JobStore
 from hub.domain.requests import ImportRequest, UploadRequest
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.flows import imports
 
 app = api.make_app()
@@ -59,4 +59,4 @@ def create_upload() -> Response:
     return api.write(app, "importUpload", request, action, scope=request.campaign or "")
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

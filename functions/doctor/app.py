@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.flows import doctor
 
 app = api.make_app()
@@ -13,4 +13,4 @@ def examine() -> Response:
     return api.json_response(200, doctor.examine().to_wire())
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import Response
 
 from hub.aws.jobs import JobStore
-from hub.edge import api
+from hub.edge import api, handlers
 
 app = api.make_app()
 jobs = JobStore()
@@ -19,4 +19,4 @@ def get_import(job_id: str) -> Response:
     return api.json_response(200, jobs.get(job_id, cursor=cursor).to_wire())
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.providers.program import program_for
 
 app = api.make_app()
@@ -16,4 +16,4 @@ def leaderboard(campaign: str) -> Response:
     return api.json_response(200, page.to_wire())
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

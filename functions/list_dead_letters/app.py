@@ -3,7 +3,7 @@ their errors (?operation= picks one, ?limit= sets how many messages)."""
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.flows import deadletters
 
 app = api.make_app()
@@ -16,4 +16,4 @@ def list_dead_letters() -> Response:
     return api.json_response(200, deadletters.list_dead_letters(operation, limit=limit))
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import Response
 
 from hub.aws.jobs import JobStore
-from hub.edge import api
+from hub.edge import api, handlers
 
 app = api.make_app()
 jobs = JobStore()
@@ -17,4 +17,4 @@ def list_imports() -> Response:
     return api.json_response(200, jobs.recent(cursor=cursor, limit=limit).to_wire())
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -9,7 +9,7 @@ document's for the resource the request matched (``event.resource``, the templat
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub.edge import api
+from hub.edge import api, handlers
 
 app = api.make_app()
 
@@ -21,4 +21,4 @@ def method_not_allowed(_: Exception) -> Response:
     return api.error_response(error)
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.edge.openapi import document
 
 app = api.make_app()
@@ -21,4 +21,4 @@ def openapi() -> Response:
     return api.json_response(200, _document())
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -1,6 +1,6 @@
 """The pending rewards task (EventBridge schedule): one Loops event for each newly pending reward,
 exactly once per reward however often it runs."""
 
-from hub.flows.schedules import scheduled
+from hub.edge import handlers
 
-lambda_handler = scheduled("pendingRewards")
+lambda_handler = handlers.scheduled("pendingRewards")

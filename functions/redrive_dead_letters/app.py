@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from hub.aws.idempotency import Outcome
 from hub.domain.requests import RedriveRequest
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.flows import deadletters
 
 app = api.make_app()
@@ -24,4 +24,4 @@ def redrive() -> Response:
     )
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

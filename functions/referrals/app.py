@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.providers.program import program_for
 
 app = api.make_app()
@@ -15,4 +15,4 @@ def referrals(campaign: str, email: str) -> Response:
     return api.json_response(200, {"items": [referral.to_wire() for referral in items]})
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

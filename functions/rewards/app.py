@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import Response
 
 from hub.domain.models import RewardStatus
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.providers.program import program_for
 
 app = api.make_app()
@@ -17,4 +17,4 @@ def rewards(campaign: str, email: str) -> Response:
     return api.json_response(200, {"items": [reward.to_wire() for reward in items]})
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from hub.aws.idempotency import Outcome
 from hub.domain.requests import ContactSyncRequest
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.flows.contacts import sync_contact
 
 app = api.make_app()
@@ -22,4 +22,4 @@ def sync() -> Response:
     )
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -1,6 +1,6 @@
 """The referral stats sync (EventBridge schedule): upserts into Loops the contacts whose referral stats
 changed since the last run, through the syncContact queue."""
 
-from hub.flows.schedules import scheduled
+from hub.edge import handlers
 
-lambda_handler = scheduled("syncReferralStats")
+lambda_handler = handlers.scheduled("syncReferralStats")

@@ -3,7 +3,7 @@ it), verified, normalized and queued as Loops contact syncs and events; see ``hu
 
 from aws_lambda_powertools.event_handler import Response
 
-from hub.edge import api
+from hub.edge import api, handlers
 from hub.flows.webhooks import WebhookIngress
 
 app = api.make_app()
@@ -19,4 +19,4 @@ def receive(provider: str) -> Response:
     return api.json_response(answer.status, answer.body, answer.headers)
 
 
-lambda_handler = api.entrypoint(app)
+lambda_handler = handlers.api(app)

@@ -219,3 +219,21 @@ def test_sample_event_invokes_its_function(local_stack, name):
     body = json.loads(result["body"])
     if result["statusCode"] >= 400:
         assert set(body["error"]) == {"code", "message", "details"}
+
+
+def test_a_webhook_whose_contact_sync_sqs_refuses_answers_503_so_the_provider_retries(local_stack, monkeypatch):
+    # Given a verified GrowSurf goal, and a contact sync queue SQS does not have
+    functions, sandboxes = local_stack
+    monkeypatch.setenv("SYNC_CONTACT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/000000000000/gone")
+    event = refresh_signature(
+        json.loads((EVENTS / "api_webhook_growsurf_goal.json").read_text()), DEMO_WEBHOOK_SECRETS["demo-growsurf"]
+    )
+    # When it is delivered
+    result = functions.invoke(load().functions["WebhookFunction"], event)
+    # Then it is 503 QUEUE_ERROR (the provider delivers it again), naming no queue
+    assert result["statusCode"] == 503, result["body"]
+    error = json.loads(result["body"])["error"]
+    assert error["code"] == "QUEUE_ERROR"
+    assert "gone" not in error["message"]
+    # And no Loops event went out for it
+    assert sandboxes.loops.requests_to("/events/send", "POST") == []

@@ -128,3 +128,20 @@ def test_a_missing_secret_is_a_configuration_error_naming_where_not_what(monkeyp
     with pytest.raises(ConfigurationError) as raised:
         resolve_key(KeyRef(secret="hub/absent"))
     assert "hub/absent" in raised.value.message
+
+
+def test_a_key_that_cannot_be_read_for_want_of_a_region_names_where_it_lives(monkeypatch):
+    # Given no AWS region at all (the SDK cannot even make its client)
+    from aws_lambda_powertools.utilities import parameters
+
+    from hub.domain.errors import ConfigurationError
+    from hub.settings.config import KeyRef, resolve_key
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    parameters.base.DEFAULT_PROVIDERS.clear()
+    # When a secret is read, Then the error names where the key lives, and nothing of the SDK
+    with pytest.raises(ConfigurationError) as raised:
+        resolve_key(KeyRef(secret="referral-hub/test/provider-keys/growsurf"))
+    assert raised.value.message == "the key in secret 'referral-hub/test/provider-keys/growsurf' cannot be read"

@@ -43,3 +43,33 @@ def test_the_stores_and_the_upload_url_name_the_variable_they_lack(monkeypatch, 
 def test_a_set_variable_is_its_value(monkeypatch):
     monkeypatch.setenv("HUB_TEST_VARIABLE", "queue-url")
     assert env.required("HUB_TEST_VARIABLE") == "queue-url"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("MAX_RECEIVE_COUNT", "five"), ("HUB_HTTP_BUDGET_SECONDS", "-1"), ("IDEMPOTENCY_KEY_TTL_SECONDS", "0")],
+)
+def test_a_wrong_value_is_a_configuration_error_naming_the_variable(monkeypatch, variable, value):
+    # Given a variable the template sets, with a value it cannot mean
+    monkeypatch.setenv(variable, value)
+    # When the environment is read, Then the error names the variable and what is wrong
+    with pytest.raises(ConfigurationError) as raised:
+        env.environment()
+    assert raised.value.message.startswith(f"invalid environment: {variable}: ")
+
+
+def test_the_environment_is_checked_as_a_handler_is_built(monkeypatch):
+    # Given a wrong value in a function's environment
+    from hub.edge import api, handlers
+
+    monkeypatch.setenv("HUB_DEDUP_WINDOW_SECONDS", "a day")
+    # When its handler is built (the function's cold start), Then it fails naming the variable
+    with pytest.raises(ConfigurationError, match="HUB_DEDUP_WINDOW_SECONDS"):
+        handlers.api(api.make_app())
+
+
+def test_defaults_hold_where_the_template_sets_nothing(monkeypatch):
+    for name in ("MAX_RECEIVE_COUNT", "HUB_DEDUP_WINDOW_SECONDS", "HUB_HTTP_ATTEMPTS"):
+        monkeypatch.delenv(name, raising=False)
+    variables = env.environment()
+    assert (variables.max_receive_count, variables.dedup_window_seconds, variables.http_attempts) == (5, 86400, 4)

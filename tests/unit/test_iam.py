@@ -65,7 +65,7 @@ PREFIX_OF = {
 
 # Grants a function does without although the walk reaches them, each with the reason its code gives.
 NARROWED: dict[str, dict[str, str]] = {
-    function: {CONTACTS_KEY: f"its handler is consume({operation!r}); bulk.execute calls Loops for syncContact only"}
+    function: {CONTACTS_KEY: f"handlers.queue({operation!r}): bulk.execute calls Loops for syncContact only"}
     for function, operation in {
         "AddParticipantConsumerFunction": "addParticipant",
         "ConvertConsumerFunction": "convert",

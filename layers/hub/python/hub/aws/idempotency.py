@@ -10,7 +10,6 @@ no record (Powertools deletes it), so a retry after a failure runs again.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,10 +31,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hub.domain.errors import IdempotencyKeyReused, InProgress
 from hub.settings import env
 
-#: How long an ``Idempotency-Key`` is remembered.
-KEY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_KEY_TTL_SECONDS", "86400"))
-#: How long convert and redeem are deduplicated on their natural key without a header.
-NATURAL_KEY_WINDOW_SECONDS = int(os.environ.get("HUB_DEDUP_WINDOW_SECONDS", "86400"))
+
+def natural_key_window_seconds() -> int:
+    """How long convert and redeem are deduplicated on their natural key without a header."""
+    return env.environment().dedup_window_seconds
+
+
 #: How long a duplicate waits for the first request in progress before answering 409.
 IN_PROGRESS_WAIT_SECONDS = 10.0
 
@@ -86,9 +87,10 @@ def _runner(window: int) -> Callable[..., dict[str, Any]]:
     return run_once
 
 
-def run_once(key: str, payload: Any, action: Callable[[], Outcome], *, window: int = KEY_TTL_SECONDS) -> Outcome:
-    """Run ``action`` once per ``key`` within ``window`` seconds; replays get the first outcome."""
-    runner = _runner(window)
+def run_once(key: str, payload: Any, action: Callable[[], Outcome], *, window: int | None = None) -> Outcome:
+    """Run ``action`` once per ``key`` within ``window`` seconds (default: how long an
+    ``Idempotency-Key`` is remembered); replays get the first outcome."""
+    runner = _runner(window if window is not None else env.environment().idempotency_key_ttl_seconds)
     deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
     while True:
         try:

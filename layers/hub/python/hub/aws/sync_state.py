@@ -16,7 +16,6 @@ call); what DynamoDB leaves unprocessed is sent again with a short backoff.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -25,7 +24,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from hub.domain.errors import ConfigurationError, HubError
+from hub.domain.errors import SyncStateUnavailable
+from hub.settings import env
 
 #: A contact whose stats did not change is rewritten after this long anyway.
 FINGERPRINT_TTL_SECONDS = 30 * 24 * 3600
@@ -55,9 +55,7 @@ class SyncState:
     """Reads and writes the scheduled tasks' state items."""
 
     def __init__(self, table_name: str | None = None, client: Any = None):
-        name = table_name or os.environ.get("SYNC_STATE_TABLE")
-        if not name:
-            raise ConfigurationError("the environment variable SYNC_STATE_TABLE is not set")
+        name = table_name or env.required("SYNC_STATE_TABLE")
         self.table_name = name
         self._client = client
 
@@ -139,7 +137,7 @@ class SyncState:
                     break
                 time.sleep(min(1.0, 0.05 * 2**attempt))
             else:
-                raise HubError("DynamoDB kept the sync state's reads unprocessed", code="SYNC_STATE_UNAVAILABLE")
+                raise SyncStateUnavailable("DynamoDB kept the sync state's reads unprocessed")
         return found
 
     def _write_many(self, requests: list[dict[str, Any]]) -> None:
@@ -152,4 +150,4 @@ class SyncState:
                     break
                 time.sleep(min(1.0, 0.05 * 2**attempt))
             else:
-                raise HubError("DynamoDB kept the sync state's writes unprocessed", code="SYNC_STATE_UNAVAILABLE")
+                raise SyncStateUnavailable("DynamoDB kept the sync state's writes unprocessed")

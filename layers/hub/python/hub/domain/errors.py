@@ -84,6 +84,10 @@ class RewardNotFound(NotFound):
     code = "REWARD_NOT_FOUND"
 
 
+class ContactNotFound(NotFound):
+    code = "CONTACT_NOT_FOUND"
+
+
 class JobNotFound(NotFound):
     code = "JOB_NOT_FOUND"
 
@@ -175,6 +179,18 @@ class ProviderTimeout(HubError):
     """The provider did not answer in time, after the retries."""
 
     code = "PROVIDER_TIMEOUT"
+
+
+class QueueUnavailable(HubError):
+    """SQS did not take a message (a bulk row, a webhook's contact sync): nothing was queued."""
+
+    code = "QUEUE_ERROR"
+
+
+class SyncStateUnavailable(HubError):
+    """DynamoDB kept a scheduled task's state reads or writes unprocessed: the next run does it again."""
+
+    code = "SYNC_STATE_UNAVAILABLE"
 
 
 class ConfigurationError(HubError):

@@ -221,7 +221,7 @@ _DECLARED: list[Operation] = [
             "campaign": {"type": "string", "description": "with a CSV body: the campaign"},
             "operation": {"type": "string", "description": "with a CSV body: the bulk operation"},
         },
-        errors=(404, 501),
+        errors=(404, 501, 503),
     ),
     Operation(
         "POST",
@@ -275,7 +275,7 @@ _DECLARED: list[Operation] = [
         "Put dead-letter messages back on their operation's queue, their rows reopened so they count again;"
         " the body is optional ({operation} picks one queue); done is false when some may remain",
         RedriveRequest,
-        errors=(),
+        errors=(503,),
     ),
     Operation(
         "POST",

@@ -1,8 +1,9 @@
-"""What every API function shares: the resolver, the one error map, body parsing, exactly-once writes
-and the Lambda entry point with the Powertools decorators in their fixed order.
+"""What every API function shares: the resolver, the one error map, body parsing and exactly-once
+writes.
 
 A function's ``app.py`` declares its route on ``app = api.make_app()``, parses its body with
-:func:`parse_body`, calls the operation, and exports ``lambda_handler = api.entrypoint(app)``.
+:func:`parse_body`, calls the operation, and exports ``lambda_handler = handlers.api(app)``
+(:mod:`hub.edge.handlers`, where every handler gets its Powertools decorators).
 """
 
 from __future__ import annotations
@@ -12,12 +13,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import jmespath_utils
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -33,6 +29,7 @@ from hub.domain.errors import (
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
+    QueueUnavailable,
     RateLimited,
     RouteNotFound,
     Unauthorized,
@@ -44,8 +41,6 @@ from hub.edge import openapi
 from hub.runtime import observability
 
 logger = observability.logger
-metrics = Metrics()
-tracer = Tracer()
 
 M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", bound=Enum)
@@ -62,6 +57,7 @@ STATUS_BY_ERROR: list[tuple[type[HubError], int]] = [
     (Unsupported, 501),
     (ProviderError, 502),
     (ProviderUnavailable, 503),
+    (QueueUnavailable, 503),
     (ProviderTimeout, 504),
     (ConfigurationError, 500),
 ]
@@ -261,7 +257,7 @@ def write(
         outcome = idempotency.run_once(f"{operation}#{scope}#key#{header}", payload, action)
     elif natural_key is not None:
         key = "#".join((operation, scope, "natural", *(part.lower() for part in natural_key)))
-        outcome = idempotency.run_once(key, payload, action, window=idempotency.NATURAL_KEY_WINDOW_SECONDS)
+        outcome = idempotency.run_once(key, payload, action, window=idempotency.natural_key_window_seconds())
     else:
         outcome = action()
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
@@ -282,23 +278,3 @@ def operation_of(event: dict[str, Any]) -> str:
     if not isinstance(method, str) or not isinstance(resource, str):
         return "unknownRoute"
     return OPERATION_BY_ROUTE.get((method, resource), f"{method} {resource}")
-
-
-def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler of an API function: logger context (correlation id), metrics, tracer; the
-    request's operation and correlation id bound for every log line and provider call it makes."""
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        idempotency.register_lambda_context(context)
-        correlation_id = jmespath_utils.query(envelope=correlation_paths.API_GATEWAY_REST, data=event)
-        with observability.bound(operation_of(event), correlation_id=correlation_id):
-            response = app.resolve(event, context)
-        status_metric = STATUS_CLASS_METRICS.get(int(response["statusCode"]) // 100)
-        if status_metric is not None:
-            metrics.add_metric(name=status_metric, unit=MetricUnit.Count, value=1)
-        return response
-
-    return lambda_handler

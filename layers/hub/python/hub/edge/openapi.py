@@ -206,7 +206,7 @@ _DESCRIPTIONS = {
     429: "Throttled (the API's usage plan, or a provider's limit outlasting the budget); see Retry-After",
     501: "The campaign's provider has no such operation",
     502: "The provider failed",
-    503: "The provider refused the connection or is unavailable",
+    503: "The provider refused the connection or is unavailable, or SQS did not take the rows (QUEUE_ERROR)",
     504: "The provider did not answer in time",
 }
 

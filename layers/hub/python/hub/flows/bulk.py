@@ -22,22 +22,17 @@ queue's consumer exactly once each at the provider's rate.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from hub.aws import idempotency
 from hub.aws.jobs import JobStore, RowFailure
+from hub.aws.queues import Queues
 from hub.domain import json_input, operations
 from hub.domain.errors import (
     ConfigurationError,
@@ -47,6 +42,7 @@ from hub.domain.errors import (
     ProviderThrottled,
     ProviderTimeout,
     ProviderUnavailable,
+    QueueUnavailable,
     ValidationError,
 )
 from hub.domain.operations import Operation
@@ -55,8 +51,6 @@ from hub.runtime import observability
 from hub.settings import env
 
 logger = observability.logger
-metrics = Metrics()
-tracer = Tracer()
 
 #: SQS accepts at most this many entries per SendMessageBatch, and this delay.
 SQS_BATCH = 10
@@ -152,13 +146,14 @@ def fold_columns(operation: BulkOperation, values: dict[str, str]) -> dict[str, 
 
 
 class RowQueue:
-    """Sends validated rows to their operation's queue, ten to a SendMessageBatch."""
+    """Sends validated rows to their operation's queue, ten to a SendMessageBatch (on the SQS client
+    ``sqs`` if given). A batch SQS does not take at all raises :class:`~hub.domain.errors.QueueUnavailable`."""
 
     def __init__(self, operation: BulkOperation, job_id: str, campaign: str | None, sqs: Any = None):
         self.operation = operation
         self.job_id = job_id
         self.campaign = campaign
-        self._sqs = sqs or boto3.client("sqs")
+        self._queues = Queues(sqs)
         self._url = operation.queue_url()
         self._pending: list[tuple[int, str]] = []
         self.failures: list[RowFailure] = []
@@ -197,20 +192,16 @@ class RowQueue:
             if sender_fault:
                 break
         for row, _ in pending:
-            error = HubError(f"row {row} could not be queued", code="QUEUE_ERROR")
+            error = QueueUnavailable(f"row {row} could not be queued")
             self.failures.append(RowFailure(row, error.to_dict()["error"]))
 
     def _send(self, pending: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], bool]:
         """One SendMessageBatch: the entries SQS refused, and whether each was the sender's fault (a
         retry would be refused again)."""
-        answer = self._sqs.send_message_batch(
-            QueueUrl=self._url,
-            Entries=[{"Id": str(row), "MessageBody": body} for row, body in pending],
-        )
-        self.sent += len(answer.get("Successful", []))
-        refused = {entry["Id"]: entry for entry in answer.get("Failed", [])}
-        left = [(row, body) for row, body in pending if str(row) in refused]
-        return left, bool(left) and all(refused[str(row)].get("SenderFault") for row, _ in left)
+        answer = self._queues.send_batch(self._url, [(str(row), body) for row, body in pending])
+        self.sent += len(answer.accepted)
+        left = [(row, body) for row, body in pending if str(row) in answer.refused]
+        return left, bool(left) and all(answer.refused[str(row)] for row, _ in left)
 
 
 # -- the consumer -----------------------------------------------------------------------------------
@@ -247,25 +238,19 @@ _RUN: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
 
 
 class Consumer:
-    """The record handler of one operation's queue."""
+    """The record handler of one operation's queue (on the SQS client ``sqs`` if given)."""
 
     def __init__(self, operation: str, *, jobs: JobStore | None = None, sqs: Any = None):
         self.operation = OPERATIONS[operation]
         self._jobs = jobs
-        self._sqs = sqs
-        self.max_receive_count = int(os.environ.get("MAX_RECEIVE_COUNT", "5"))
+        self._queues = Queues(sqs)
+        self.max_receive_count = env.environment().max_receive_count
 
     @property
     def jobs(self) -> JobStore:
         if self._jobs is None:
             self._jobs = JobStore()
         return self._jobs
-
-    @property
-    def sqs(self) -> Any:
-        if self._sqs is None:
-            self._sqs = boto3.client("sqs")
-        return self._sqs
 
     def handle(self, record: SQSRecord) -> None:
         message = RowMessage.model_validate_json(record.body)
@@ -286,7 +271,7 @@ class Consumer:
         except TRANSIENT as exc:
             receives = int(record.attributes.approximate_receive_count or "1")
             if receives < self.max_receive_count:
-                metrics.add_metric(name="RowRetried", unit=MetricUnit.Count, value=1)
+                observability.count("RowRetried")
                 raise
             self._fail(message, record, exc)
             return
@@ -315,12 +300,12 @@ class Consumer:
 
             SyncState().remember(message.remember)
         if self.jobs.record(message.jobId, message.row):
-            metrics.add_metric(name="RowSucceeded", unit=MetricUnit.Count, value=1)
+            observability.count("RowSucceeded")
 
     def _requeue(self, record: SQSRecord, retry_after: float | None) -> None:
         delay = min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(retry_after or 1)))
-        self.sqs.send_message(QueueUrl=self.operation.queue_url(), MessageBody=record.body, DelaySeconds=delay)
-        metrics.add_metric(name="RowThrottled", unit=MetricUnit.Count, value=1)
+        self._queues.send(self.operation.queue_url(), record.body, delay_seconds=delay)
+        observability.count("RowThrottled")
         logger.info("provider throttled; row sent back to its queue", extra={"delaySeconds": delay})
 
     def _fail(self, message: RowMessage, record: SQSRecord, exc: HubError, *, dead_letter: bool = True) -> None:
@@ -330,36 +315,10 @@ class Consumer:
 
             SyncState().forget(message.forget)
         if self.jobs.record(message.jobId, message.row, error=error):
-            metrics.add_metric(name="RowFailed", unit=MetricUnit.Count, value=1)
+            observability.count("RowFailed")
         if dead_letter:
-            self.sqs.send_message(
-                QueueUrl=self.operation.dead_letter_url(),
-                MessageBody=record.body,
-                MessageAttributes={
-                    "errorCode": {"DataType": "String", "StringValue": exc.code},
-                    "errorMessage": {"DataType": "String", "StringValue": exc.message[:1000]},
-                },
+            self._queues.send(
+                self.operation.dead_letter_url(),
+                record.body,
+                attributes={"errorCode": exc.code, "errorMessage": exc.message[:1000]},
             )
-
-
-def consume(operation: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler of ``operation``'s queue: partial batch responses, one record at a time."""
-    consumer = Consumer(operation)
-    # The instance that flushes is made with the handler: Powertools reads the namespace from the
-    # environment when an instance is made, and this module may be imported before it is set (by the
-    # scheduled tasks' helpers in a test). Every instance shares the metrics added meanwhile.
-    flushing = Metrics()
-
-    @logger.inject_lambda_context(clear_state=True)
-    @flushing.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        idempotency.register_lambda_context(context)
-        # A processor per invocation: it holds the batch's state (cheap to make, and safe even where
-        # invocations share a process, as in the local run).
-        processor = BatchProcessor(event_type=EventType.SQS)
-        return dict(
-            process_partial_response(event=event, record_handler=consumer.handle, processor=processor, context=context)
-        )
-
-    return lambda_handler

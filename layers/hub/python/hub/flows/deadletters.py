@@ -22,10 +22,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from pydantic import ValidationError as PydanticValidationError
 
 from hub.aws.jobs import JobStore
+from hub.aws.queues import Queues
 from hub.flows.bulk import OPERATIONS, SQS_BATCH, BulkOperation, RowMessage, operation_named
 
 #: Messages shown per queue at most (each is received with a zero visibility timeout: a peek).
@@ -44,43 +44,29 @@ def selected(operation: str | None) -> list[BulkOperation]:
     return [operation_named(operation)] if operation is not None else list(OPERATIONS.values())
 
 
-def _depth(sqs: Any, url: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue: SQS's approximate counts."""
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
 def list_dead_letters(operation: str | None = None, *, limit: int = 10, sqs: Any = None) -> dict[str, Any]:
     """Each selected operation's dead-letter queue: its message count and up to ``limit`` messages
-    (oldest first) with the row they carry and the error that put them there."""
-    sqs = sqs or boto3.client("sqs")
+    (oldest first) with the row they carry and the error that put them there (on the SQS client
+    ``sqs`` if given)."""
+    sqs = Queues(sqs)
     queues: list[dict[str, Any]] = []
     total = 0
     for op in selected(operation):
         url = op.dead_letter_url()
-        visible, in_flight = _depth(sqs, url)
+        visible, in_flight = sqs.depth(url)
         messages = _peek(sqs, url, min(limit, PEEK_MAX)) if limit and (visible or in_flight) else []
         queues.append({"operation": op.name, "count": visible, "inFlight": in_flight, "messages": messages})
         total += visible + in_flight
     return {"total": total, "queues": queues}
 
 
-def _peek(sqs: Any, url: str, limit: int) -> list[dict[str, Any]]:
+def _peek(sqs: Queues, url: str, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` messages, left where they are. Short polls sample the queue's servers, so a
     peek may miss some messages of a large queue; the counts are SQS's own."""
     seen: dict[str, dict[str, Any]] = {}
     for _ in range(math.ceil(limit / SQS_BATCH) + 2):
-        answer = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=min(SQS_BATCH, limit - len(seen)),
-            VisibilityTimeout=0,
-            WaitTimeSeconds=0,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["SentTimestamp", "ApproximateReceiveCount"],
-        )
-        new = [message for message in answer.get("Messages", []) if message["MessageId"] not in seen]
+        answer = sqs.peek(url, min(SQS_BATCH, limit - len(seen)))
+        new = [message for message in answer if message["MessageId"] not in seen]
         if not new:
             break
         seen.update((message["MessageId"], message) for message in new)
@@ -127,8 +113,8 @@ def redrive(
 ) -> dict[str, Any]:
     """Move the selected dead-letter queues' messages back to their operations' queues, reopening each
     row's counted failure first, for at most ``budget`` seconds; ``done`` is False when messages may
-    remain (call again)."""
-    sqs = sqs or boto3.client("sqs")
+    remain (call again). SQS is reached on the client ``sqs`` if given."""
+    sqs = Queues(sqs)
     jobs = jobs or JobStore()
     deadline = time.monotonic() + budget
     queues = []
@@ -141,10 +127,10 @@ def redrive(
     }
 
 
-def _redrive_queue(op: BulkOperation, sqs: Any, jobs: JobStore, deadline: float) -> dict[str, Any]:
+def _redrive_queue(op: BulkOperation, sqs: Queues, jobs: JobStore, deadline: float) -> dict[str, Any]:
     source, dead_letters = op.queue_url(), op.dead_letter_url()
     moved = reopened = refused = 0
-    done = sum(_depth(sqs, dead_letters)) == 0
+    done = sum(sqs.depth(dead_letters)) == 0
     while not done and time.monotonic() < deadline:
         messages = _receive_for_redrive(sqs, dead_letters)
         if not messages:
@@ -155,7 +141,7 @@ def _redrive_queue(op: BulkOperation, sqs: Any, jobs: JobStore, deadline: float)
         deleted = _delete_sent(sqs, dead_letters, messages, _send_back(sqs, source, messages))
         moved += deleted
         refused += len(messages) - deleted
-    remaining, in_flight = _depth(sqs, dead_letters)
+    remaining, in_flight = sqs.depth(dead_letters)
     return {
         "moved": moved,
         "reopened": reopened,
@@ -165,37 +151,26 @@ def _redrive_queue(op: BulkOperation, sqs: Any, jobs: JobStore, deadline: float)
     }
 
 
-def _receive_for_redrive(sqs: Any, dead_letters: str) -> list[dict[str, Any]]:
+def _receive_for_redrive(sqs: Queues, dead_letters: str) -> list[dict[str, Any]]:
     """The next messages of a dead-letter queue, hidden there while they are moved (none: it is empty)."""
-    return sqs.receive_message(
-        QueueUrl=dead_letters,
-        MaxNumberOfMessages=SQS_BATCH,
-        VisibilityTimeout=REDRIVE_VISIBILITY_SECONDS,
-        WaitTimeSeconds=REDRIVE_WAIT_SECONDS,
-    ).get("Messages", [])
-
-
-def _send_back(sqs: Any, source: str, messages: list[dict[str, Any]]) -> set[str]:
-    """Send ``messages`` to the operation's queue; the batch ids (positions) of those SQS accepted."""
-    answer = sqs.send_message_batch(
-        QueueUrl=source,
-        Entries=[{"Id": str(n), "MessageBody": message["Body"]} for n, message in enumerate(messages)],
+    return sqs.receive(
+        dead_letters, SQS_BATCH, visibility_seconds=REDRIVE_VISIBILITY_SECONDS, wait_seconds=REDRIVE_WAIT_SECONDS
     )
-    return {entry["Id"] for entry in answer.get("Successful", [])}
 
 
-def _delete_sent(sqs: Any, dead_letters: str, messages: list[dict[str, Any]], sent: set[str]) -> int:
+def _send_back(sqs: Queues, source: str, messages: list[dict[str, Any]]) -> frozenset[str]:
+    """Send ``messages`` to the operation's queue; the batch ids (positions) of those SQS accepted."""
+    return sqs.send_batch(source, [(str(n), message["Body"]) for n, message in enumerate(messages)]).accepted
+
+
+def _delete_sent(sqs: Queues, dead_letters: str, messages: list[dict[str, Any]], sent: frozenset[str]) -> int:
     """Delete from the dead-letter queue the messages that were sent back; how many there were.
 
     A message whose send failed stays, to reappear when its visibility timeout ends.
     """
-    delete = [
-        {"Id": str(n), "ReceiptHandle": message["ReceiptHandle"]}
-        for n, message in enumerate(messages)
-        if str(n) in sent
-    ]
+    delete = [(str(n), message["ReceiptHandle"]) for n, message in enumerate(messages) if str(n) in sent]
     if delete:
-        sqs.delete_message_batch(QueueUrl=dead_letters, Entries=delete)
+        sqs.delete_batch(dead_letters, delete)
     return len(delete)
 
 

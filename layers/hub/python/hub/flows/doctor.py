@@ -17,7 +17,6 @@ key: only where the key lives (``secret 'referral-hub/growsurf'``) is named.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 from collections.abc import Callable
@@ -25,36 +24,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from hub.domain.errors import (
     CampaignNotFound,
     ConfigurationError,
     HubError,
     NotFound,
-    ParticipantNotFound,
     ProviderAuthFailed,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
 )
 from hub.domain.models import Provider
+from hub.domain.providers import PROVIDERS
 from hub.providers.program import PROVIDER_NAMES, ReferralProgram
-from hub.settings.config import BASE_URL_ENV, DEFAULT_RATE_LIMITS, HubConfig, KeyRef, load_config
+from hub.runtime import observability
+from hub.settings.config import DEFAULT_RATE_LIMITS, HubConfig, KeyRef, load_config
 
-logger = Logger()
+logger = observability.logger
 
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
-
-#: The address Viral Loops is asked about: a reserved domain, so it is never a real participant.
-VIRAL_LOOPS_PROBE_EMAIL = "referral-hub-doctor@example.invalid"
-
-_KEY_NAMES = {
-    Provider.GROWSURF: "a GrowSurf API key",
-    Provider.SPARKLOOP: "a SparkLoop API key",
-    Provider.VIRAL_LOOPS: "the campaign's secret Viral Loops API token (not its public token)",
-    Provider.LOOPS: "a Loops API key",
-}
 
 
 @dataclass(frozen=True)
@@ -165,7 +153,10 @@ def _check_campaign(config: HubConfig, name: str, program_of: Callable[[str], Re
     check = f"campaign {name}"
     try:
         program = program_of(name)
-        detail = _probe(program)
+    except HubError as exc:
+        return _problem(check, exc, provider, campaign.key, name)
+    try:
+        detail = program.probe()
     except CampaignNotFound:
         return Finding(
             check,
@@ -177,8 +168,7 @@ def _check_campaign(config: HubConfig, name: str, program_of: Callable[[str], Re
             CampaignNotFound.code,
         )
     except NotFound as exc:
-        if provider is Provider.VIRAL_LOOPS:
-            # Its probe treats "participant not found" as success; another 404 says nothing of the campaign.
+        if not program.probe_not_found_is_campaign:
             return _problem(check, exc, provider, campaign.key, name)
         return Finding(
             check,
@@ -192,24 +182,6 @@ def _check_campaign(config: HubConfig, name: str, program_of: Callable[[str], Re
     except HubError as exc:
         return _problem(check, exc, provider, campaign.key, name)
     return Finding(check, OK, f"{label} accepted the key and campaign '{campaign.campaign_id}'{detail}", name, provider)
-
-
-def _probe(program: ReferralProgram) -> str:
-    """The provider's cheapest authenticated read; returns a detail worth showing (or "")."""
-    client = program.client
-    if program.provider is Provider.GROWSURF:
-        answer = client.get_campaign()
-        title = answer.get("name") if isinstance(answer, dict) else None
-        return f" ({title})" if isinstance(title, str) and title else ""
-    if program.provider is Provider.SPARKLOOP:
-        client.get_subscribers(per_page=1)
-        return ""
-    if program.provider is Provider.VIRAL_LOOPS:
-        # "Participant not found" is the answer hoped for: the token and the campaign id were accepted.
-        with contextlib.suppress(ParticipantNotFound):
-            client.get_participant(VIRAL_LOOPS_PROBE_EMAIL)
-        return ""
-    raise ConfigurationError(f"the doctor has no check for provider '{program.provider.value}'")
 
 
 def _check_contacts(config: HubConfig, client_of: Callable[[], Any]) -> Finding:
@@ -236,7 +208,7 @@ def _problem(check: str, exc: HubError, provider: Provider, key: KeyRef, campaig
     section = f"[campaigns.{campaign}]" if campaign else "[contacts]"
     if isinstance(exc, ProviderAuthFailed):
         message = (
-            f"{label} refused the key (from {key.describe()}): put {_KEY_NAMES[provider]} there;"
+            f"{label} refused the key (from {key.describe()}): put {PROVIDERS[provider].key_hint} there;"
             " a rotated key takes effect within five minutes"
         )
     elif isinstance(exc, ConfigurationError):
@@ -246,7 +218,7 @@ def _problem(check: str, exc: HubError, provider: Provider, key: KeyRef, campaig
         )
     elif isinstance(exc, ProviderUnavailable | ProviderTimeout):
         message = (
-            f"{label} could not be reached ({exc.message}); if {BASE_URL_ENV[provider]} is set, check it,"
+            f"{label} could not be reached ({exc.message}); if {PROVIDERS[provider].base_url_env} is set, check it,"
             " else retry later"
         )
     elif isinstance(exc, RateLimited):

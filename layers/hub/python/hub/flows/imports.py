@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-
+from hub.aws import uploads
 from hub.aws.jobs import JobStore, RowFailure
 from hub.domain import json_input, operations
 from hub.domain.csv_rows import ByteStream, CsvError, read_csv
@@ -162,11 +161,7 @@ def upload_url(job_id: str) -> dict[str, Any]:
     """A presigned URL to PUT the job's CSV file to (the split starts when it lands)."""
     bucket = env.required("UPLOAD_BUCKET")
     key = f"{UPLOAD_PREFIX}{job_id}.csv"
-    url = boto3.client("s3").generate_presigned_url(
-        "put_object",
-        Params={"Bucket": bucket, "Key": key, "ContentType": "text/csv"},
-        ExpiresIn=UPLOAD_URL_SECONDS,
-    )
+    url = uploads.presigned_put_url(bucket, key, content_type="text/csv", expires_in=UPLOAD_URL_SECONDS)
     return {"uploadUrl": url, "method": "PUT", "headers": {"Content-Type": "text/csv"}, "expiresIn": UPLOAD_URL_SECONDS}
 
 

@@ -40,21 +40,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
+from hub.aws.conditions import write_if_absent
 from hub.aws.jobs import JobStore, RowFailure
 from hub.aws.sync_state import SyncState, reward_key, stats_key
 from hub.domain.errors import ConfigurationError, HubError, Unsupported
@@ -63,6 +61,7 @@ from hub.flows.bulk import OPERATIONS, RowQueue, validate_row
 from hub.flows.contacts import referral_properties
 from hub.providers.program import PROVIDER_NAMES, ReferralProgram, program_for
 from hub.runtime import observability
+from hub.settings import env
 from hub.settings.config import load_config
 
 logger = observability.logger
@@ -116,7 +115,7 @@ def changes(rows: Mapping[str, dict[str, Any]], known: Mapping[str, str]) -> dic
 
 
 def reward_event_name() -> str:
-    return os.environ.get("PENDING_REWARD_EVENT") or DEFAULT_REWARD_EVENT
+    return env.environment().pending_reward_event or DEFAULT_REWARD_EVENT
 
 
 def reward_row(participant: Participant, reward: Reward, event_name: str) -> dict[str, Any]:
@@ -211,16 +210,14 @@ class RunJob:
     def _ensure(self) -> str:
         if self.job_id is None:
             job_id = self.base_id
-            created_at = datetime.now(UTC).isoformat()
-            try:
-                self.jobs.create(job_id, campaign=None, operation=SYNC_CONTACT.name, created_at=created_at)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
+            create = partial(
+                self.jobs.create, campaign=None, operation=SYNC_CONTACT.name, created_at=datetime.now(UTC).isoformat()
+            )
+            if not write_if_absent(partial(create, job_id)):
                 # The same event run again (Lambda retries a failed asynchronous invocation): a job of
                 # its own, so its row numbers never meet the first attempt's.
                 job_id = f"{self.base_id}-{uuid.uuid4().hex[:8]}"
-                self.jobs.create(job_id, campaign=None, operation=SYNC_CONTACT.name, created_at=created_at)
+                create(job_id)
             self.job_id = job_id
         return self.job_id
 
@@ -436,43 +433,33 @@ TASKS: dict[str, Callable[[dict[str, Any], LambdaContext | None], dict[str, Any]
 }
 
 
-# -- the Lambda handler ----------------------------------------------------------------------------
+# -- a run ---------------------------------------------------------------------------------------
+
+_RUN_COUNTS = (
+    ("CampaignsSkipped", "skipped"),
+    ("CampaignErrors", "errors"),
+    ("ItemsRead", "read"),
+    ("ItemsChanged", "changed"),
+    ("RowsQueued", "queued"),
+    ("RowsFailed", "failed"),
+)
 
 
-def scheduled(task: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler of a scheduled task: logger context (the event's id as correlation id),
-    metrics, tracer. Each run logs its summary with its duration and emits its counts as metrics."""
-    run = TASKS[task]
-    # Made with the handler, not at import: Powertools reads its namespace from the environment then,
-    # and the tasks' helpers may be imported (by a test, a tool) where none is set.
-    metrics, tracer = Metrics(), Tracer()
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        started = time.monotonic()
-        metrics.add_dimension(name="task", value=task)
-        try:
-            summary = run(event, context)
-        except HubError as exc:
-            # Nothing can run (no contact store, no configuration): said once, not per campaign.
-            logger.error("scheduled task cannot run", extra={"task": task, "code": exc.code, "error": exc.message})
-            metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1)
-            return {"task": task, "jobId": None, "error": exc.to_dict()["error"]}
-        duration_ms = round((time.monotonic() - started) * 1000)
-        totals = summary["totals"]
-        logger.info("scheduled task ran", extra={**summary, "durationMs": duration_ms})
-        for name, value in (
-            ("CampaignsSkipped", totals["skipped"]),
-            ("CampaignErrors", totals["errors"]),
-            ("ItemsRead", totals["read"]),
-            ("ItemsChanged", totals["changed"]),
-            ("RowsQueued", totals["queued"]),
-            ("RowsFailed", totals["failed"]),
-        ):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-        metrics.add_metric(name="RunDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
-        return summary
-
-    return lambda_handler
+def run(task: str, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    """One run of ``task`` (its Lambda handler is :func:`hub.edge.handlers.scheduled`): its summary,
+    logged with its duration, and its counts as the invocation's metrics."""
+    started = time.monotonic()
+    observability.dimension("task", task)
+    try:
+        summary = TASKS[task](event, context)
+    except HubError as exc:
+        # Nothing can run (no contact store, no configuration): said once, not per campaign.
+        logger.error("scheduled task cannot run", extra={"task": task, "code": exc.code, "error": exc.message})
+        observability.count("RunFailed")
+        return {"task": task, "jobId": None, "error": exc.to_dict()["error"]}
+    duration_ms = round((time.monotonic() - started) * 1000)
+    logger.info("scheduled task ran", extra={**summary, "durationMs": duration_ms})
+    for name, total in _RUN_COUNTS:
+        observability.count(name, summary["totals"][total])
+    observability.count("RunDuration", duration_ms, MetricUnit.Milliseconds)
+    return summary

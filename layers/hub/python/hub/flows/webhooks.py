@@ -73,15 +73,10 @@ job id, the events queued and the duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-
-import boto3
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import BotoCoreError, ClientError
 
 from hub.aws import idempotency
 from hub.aws.jobs import JobStore
@@ -90,6 +85,7 @@ from hub.domain.errors import (
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
+    QueueUnavailable,
     RateLimited,
 )
 from hub.domain.models import Provider
@@ -160,7 +156,6 @@ __all__ = [
 ]
 
 logger = observability.logger
-metrics = Metrics()
 
 #: How long an event's identity is remembered (GrowSurf retries a failed delivery for several days).
 DEDUP_WINDOW_SECONDS = 7 * 24 * 3600
@@ -176,17 +171,23 @@ class Answer:
     headers: dict[str, str] | None = None
 
 
+#: What each provider's delivery means, as the hub's events (the provider's own normalizer).
+NORMALIZERS: dict[Provider, Callable[[dict[str, Any], str], Normalized]] = {
+    Provider.GROWSURF: lambda payload, campaign: normalize_growsurf(
+        payload, campaign, growsurf_reward_lookup(campaign)
+    ),
+    Provider.SPARKLOOP: lambda payload, campaign: normalize_sparkloop(payload, program_for(campaign)),
+    Provider.VIRAL_LOOPS: lambda payload, campaign: normalize_viral_loops(payload, program_for(campaign)),
+}
+
+
 def normalize(provider: Provider, payload: dict[str, Any], campaign: str) -> Normalized:
     """The delivery's events (none for an event the hub does not act on, or one its provider does not
     confirm), read back from the provider where its payload is not signed; a payload missing what an
     event needs is a VALIDATION_ERROR naming the field. A provider that cannot answer, or whose key
     cannot be read, is 503."""
     try:
-        if provider is Provider.GROWSURF:
-            return normalize_growsurf(payload, campaign, growsurf_reward_lookup(campaign))
-        if provider is Provider.SPARKLOOP:
-            return normalize_sparkloop(payload, program_for(campaign))
-        return normalize_viral_loops(payload, program_for(campaign))
+        return NORMALIZERS[provider](payload, campaign)
     except (ProviderError, ProviderTimeout, ProviderUnavailable, RateLimited) as exc:
         logger.warning(
             "webhook read-back failed",
@@ -209,7 +210,7 @@ def _logged(refused: WebhookRefused, provider: str) -> WebhookRefused:
     """The refusal, logged and counted: the caller is told nothing, the operator reads why here (a
     fixed reason, never a value taken from the request)."""
     logger.info("webhook refused", extra={"provider": provider, "reason": refused.reason, "why": refused.explanation})
-    metrics.add_metric(name="WebhookDeliveriesRefused", unit=MetricUnit.Count, value=1)
+    observability.count("WebhookDeliveriesRefused")
     return refused
 
 
@@ -235,13 +236,13 @@ def _ignored(provider: Provider, campaign: str, normalized: Normalized, body: di
                 "why": normalized.ignored,
             },
         )
-        metrics.add_metric(name="WebhookEventsUnconfirmed", unit=MetricUnit.Count, value=1)
+        observability.count("WebhookEventsUnconfirmed")
     else:
         logger.info(
             "webhook event ignored",
             extra={"provider": provider.value, "campaign": campaign, "eventType": normalized.type},
         )
-        metrics.add_metric(name="WebhookDeliveriesIgnored", unit=MetricUnit.Count, value=1)
+        observability.count("WebhookDeliveriesIgnored")
     return Answer(200, {**body, "ignored": normalized.ignored})
 
 
@@ -258,8 +259,8 @@ def _log_received(provider: Provider, campaign: str, normalized: Normalized, bod
             "duplicates": body["duplicates"],
         },
     )
-    metrics.add_metric(name="WebhookEventsQueued", unit=MetricUnit.Count, value=len(body["queued"]))
-    metrics.add_metric(name="WebhookEventsDuplicated", unit=MetricUnit.Count, value=len(body["duplicates"]))
+    observability.count("WebhookEventsQueued", len(body["queued"]))
+    observability.count("WebhookEventsDuplicated", len(body["duplicates"]))
 
 
 class _DeliveryJob:
@@ -291,6 +292,7 @@ class WebhookIngress:
 
     def __init__(self, *, jobs: JobStore | None = None, sqs: Any = None):
         self._jobs = jobs
+        # None: the process's shared SQS client (hub.aws.queues); a test may hand its own.
         self._sqs = sqs
 
     @property
@@ -298,12 +300,6 @@ class WebhookIngress:
         if self._jobs is None:
             self._jobs = JobStore()
         return self._jobs
-
-    @property
-    def sqs(self) -> Any:
-        if self._sqs is None:
-            self._sqs = boto3.client("sqs")
-        return self._sqs
 
     def receive_proxy(
         self,
@@ -373,17 +369,15 @@ class WebhookIngress:
         from hub.flows.bulk import OPERATIONS, RowQueue
 
         job_id, row = job.next_row()
-        queue = RowQueue(OPERATIONS[SYNC_CONTACT], job_id, campaign, sqs=self.sqs)
+        queue = RowQueue(OPERATIONS[SYNC_CONTACT], job_id, campaign, sqs=self._sqs)
         try:
             queue.add(row, event.contact)
             queue.flush()
             queued = queue.sent == 1 and not queue.failures
-        except (BotoCoreError, ClientError):
+        except QueueUnavailable:
             logger.exception("the contact sync could not be queued")
             queued = False
         if not queued:
-            raise ProviderUnavailable(
-                "the event could not be queued; the provider may retry the delivery", code="QUEUE_ERROR"
-            )
+            raise QueueUnavailable("the event could not be queued; the provider may retry the delivery")
         self.jobs.add_rows(job_id, 1, through=row)
         return idempotency.Outcome(200, {"jobId": job_id, "row": row})

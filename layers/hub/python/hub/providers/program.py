@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hub.domain import operations
-from hub.domain.errors import ParticipantNotFound, Unsupported, ValidationError
+from hub.domain.errors import ConfigurationError, ParticipantNotFound, Unsupported, ValidationError
 from hub.domain.models import (
     Conversion,
     Flagged,
@@ -26,18 +26,15 @@ from hub.domain.models import (
     Reward,
     RewardStatus,
 )
+from hub.domain.providers import PROVIDERS
 from hub.domain.requests import AddParticipantRequest
 from hub.providers.http import RetryPolicy
 from hub.providers.ratelimit.local import RateLimiter
 from hub.providers.ratelimit.shared import shared_limiter_for
 from hub.settings.config import CampaignConfig, HubConfig, RuntimeSettings, load_config, resolve_key
 
-PROVIDER_NAMES = {
-    Provider.VIRAL_LOOPS: "Viral Loops",
-    Provider.GROWSURF: "GrowSurf",
-    Provider.SPARKLOOP: "SparkLoop",
-    Provider.LOOPS: "Loops",
-}
+#: Each provider's name as people read it (:mod:`hub.domain.providers`).
+PROVIDER_NAMES = {provider: info.name for provider, info in PROVIDERS.items()}
 
 
 class ReferralProgram:
@@ -90,6 +87,15 @@ class ReferralProgram:
             return self.get_participant(email).referral_code
         except ParticipantNotFound:
             return None
+
+    #: Whether a NotFound from :meth:`probe` says the key knows no such campaign (False where the
+    #: probe's own read answers 404 for what it asks about, as Viral Loops' does).
+    probe_not_found_is_campaign: bool = True
+
+    def probe(self) -> str:
+        """The provider's cheapest authenticated read of the campaign, for the doctor: it passes when the
+        key and the campaign id are accepted; returns a detail worth showing (or "")."""
+        raise ConfigurationError(f"the doctor has no check for provider '{self.provider.value}'")
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
         """Add a participant; an existing email gives the existing participant and ``False``.

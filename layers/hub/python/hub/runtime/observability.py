@@ -25,12 +25,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 #: The layer's one logger: service, level and output from the POWERTOOLS_* environment.
 logger = Logger()
+# The invocation's metrics (one dimension set, flushed by the handler's ``log_metrics``): Powertools
+# ``Metrics`` instances share what is added, so the handler's own instance (:mod:`hub.edge.handlers`,
+# made when the namespace is known) flushes what any module counts here.
+_invocation = Metrics()
 
 #: The operation of work done outside any API request or bulk row (e.g. a scheduled task that names none).
 UNATTRIBUTED = "other"
@@ -93,6 +97,16 @@ def provider_call(provider: str, *, latency_ms: float, throttled: int, error_cod
             {"provider": provider, "operation": operation, "errorCode": error_code},
             rollup={"errorCode": error_code},
         )
+
+
+def count(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
+    """Add ``value`` to the invocation's metric ``name``, published when its handler returns."""
+    _invocation.add_metric(name=name, unit=unit, value=value)
+
+
+def dimension(name: str, value: str) -> None:
+    """Set a dimension of the invocation's metrics (a scheduled task's ``task``)."""
+    _invocation.add_dimension(name=name, value=value)
 
 
 def api_error(error_code: str) -> None:

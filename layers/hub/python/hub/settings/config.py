@@ -23,32 +23,14 @@ from pydantic import ValidationError as PydanticValidationError
 
 from hub.domain.errors import CampaignNotFound, ConfigurationError
 from hub.domain.models import Provider, Rate
-
-DEFAULT_BASE_URLS: dict[Provider, str] = {
-    Provider.VIRAL_LOOPS: "https://app.viral-loops.com/api",
-    Provider.GROWSURF: "https://api.growsurf.com/v2",
-    Provider.SPARKLOOP: "https://api.sparkloop.app/v1",
-    Provider.LOOPS: "https://app.loops.so/api/v1",
-}
-
-BASE_URL_ENV: dict[Provider, str] = {
-    Provider.VIRAL_LOOPS: "VIRAL_LOOPS_API_URL",
-    Provider.GROWSURF: "GROWSURF_API_URL",
-    Provider.SPARKLOOP: "SPARKLOOP_API_URL",
-    Provider.LOOPS: "LOOPS_API_URL",
-}
+from hub.domain.providers import PROVIDERS
 
 # Viral Loops documents its pending-rewards and redeem-reward endpoints on another host (SPEC).
 VIRAL_LOOPS_REWARDS_URL_ENV = "VIRAL_LOOPS_REWARDS_API_URL"
 DEFAULT_VIRAL_LOOPS_REWARDS_URL = "https://api.viral-loops.com/v2"
 
-# The providers' documented limits (SPEC.md, Throttling).
-DEFAULT_RATE_LIMITS: dict[Provider, Rate] = {
-    Provider.VIRAL_LOOPS: Rate(requests=300, per_seconds=60),
-    Provider.GROWSURF: Rate(requests=30, per_seconds=5, concurrency=3),
-    Provider.SPARKLOOP: Rate(requests=60, per_seconds=60),
-    Provider.LOOPS: Rate(requests=10, per_seconds=1),
-}
+# The providers' documented limits (SPEC.md, Throttling), from the provider registry.
+DEFAULT_RATE_LIMITS: dict[Provider, Rate] = {provider: info.rate_limit for provider, info in PROVIDERS.items()}
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -155,7 +137,8 @@ class HubConfig(_Strict):
 
 def base_url(provider: Provider) -> str:
     """The provider's base URL up to its API version: the override from the environment, else the real one."""
-    return os.environ.get(BASE_URL_ENV[provider]) or DEFAULT_BASE_URLS[provider]
+    info = PROVIDERS[provider]
+    return os.environ.get(info.base_url_env) or info.base_url
 
 
 def viral_loops_rewards_url() -> str:
@@ -228,7 +211,9 @@ def _fetch(ref: KeyRef) -> Any:
             return parameters.get_parameter(ref.parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
         assert ref.secret is not None
         return parameters.get_secret(ref.secret, max_age=SECRET_MAX_AGE_SECONDS)
-    except parameters.exceptions.GetParameterError:
+    # Powertools turns the SDK's errors into GetParameterError, but not those of making its client (no
+    # region, no credentials): either way the key cannot be read, and the answer names where it lives.
+    except Exception:
         raise ConfigurationError(f"the key in {ref.describe()} cannot be read") from None
 
 
@@ -299,14 +284,11 @@ class RuntimeSettings(_Strict):
 
     @classmethod
     def from_env(cls) -> RuntimeSettings:
-        names = {
-            "attempts": "HUB_HTTP_ATTEMPTS",
-            "read_timeout": "HUB_HTTP_READ_TIMEOUT_SECONDS",
-            "budget": "HUB_HTTP_BUDGET_SECONDS",
-        }
-        values = {field: os.environ[env] for field, env in names.items() if os.environ.get(env)}
-        try:
-            return cls.model_validate(values)
-        except PydanticValidationError as exc:
-            problems = "; ".join(f"{names[str(err['loc'][0])]}: {err['msg']}" for err in exc.errors())
-            raise ConfigurationError(f"invalid environment: {problems}") from None
+        from hub.settings.env import environment
+
+        variables = environment()
+        return cls(
+            attempts=variables.http_attempts,
+            read_timeout=variables.http_read_timeout_seconds,
+            budget=variables.http_budget_seconds,
+        )

@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from hub.domain.errors import ConfigurationError, ProviderUnavailable, RouteNotFound, Unauthorized
 from hub.domain.models import Provider
 from hub.providers.fields import as_str
@@ -35,9 +33,6 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 #: one is malformed, not a number to convert (400 digits overflow a float).
 MAX_TS_DIGITS = 15
 
-WEBHOOK_PROVIDERS: dict[str, Provider] = {
-    provider.value: provider for provider in (Provider.GROWSURF, Provider.VIRAL_LOOPS, Provider.SPARKLOOP)
-}
 GROWSURF_HEADER = "GrowSurf-Signature"
 SPARKLOOP_HEADER = "SparkLoop-Token"
 VIRAL_LOOPS_QUERY = "token"
@@ -198,31 +193,62 @@ def verify_token(given: str | None, secret: str) -> None:
         raise WebhookRefused("wrong_token")
 
 
+def _growsurf_proof(delivery: Delivery, secret: str) -> None:
+    verify_growsurf(delivery.header(GROWSURF_HEADER), delivery.body, secret)
+
+
+def _sparkloop_proof(delivery: Delivery, secret: str) -> None:
+    verify_token(delivery.header(SPARKLOOP_HEADER), secret)
+
+
+def _viral_loops_proof(delivery: Delivery, secret: str) -> None:
+    verify_token(delivery.query.get(VIRAL_LOOPS_QUERY), secret)
+
+
+def _growsurf_campaign_id(payload: dict[str, Any]) -> str | None:
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        return None
+    if payload.get("event") == "CAMPAIGN_ENDED":
+        return _plain(data.get("id"))
+    campaign = data.get("campaign")
+    return _plain(campaign.get("id")) if isinstance(campaign, dict) else None
+
+
+def _sparkloop_campaign_id(payload: dict[str, Any]) -> str | None:
+    return _plain(payload.get("campaign_id"))
+
+
+def _unnamed(_payload: dict[str, Any]) -> None:
+    # Viral Loops' payloads name no campaign: ``?campaign=`` or the token says which it is.
+    return None
+
+
+@dataclass(frozen=True)
+class WebhookProof:
+    """How a provider proves its deliveries, and where its payload names its campaign."""
+
+    verify: Callable[[Delivery, str], None]
+    campaign_id: Callable[[dict[str, Any]], str | None]
+
+
+#: The providers that send webhooks, one row each.
+PROOFS: dict[Provider, WebhookProof] = {
+    Provider.GROWSURF: WebhookProof(_growsurf_proof, _growsurf_campaign_id),
+    Provider.VIRAL_LOOPS: WebhookProof(_viral_loops_proof, _unnamed),
+    Provider.SPARKLOOP: WebhookProof(_sparkloop_proof, _sparkloop_campaign_id),
+}
+WEBHOOK_PROVIDERS: dict[str, Provider] = {provider.value: provider for provider in PROOFS}
+
+
 def verify(provider: Provider, delivery: Delivery, secret: str) -> None:
     """Check the delivery the way its provider proves itself; :class:`WebhookRefused` when it does not."""
-    if provider is Provider.GROWSURF:
-        verify_growsurf(delivery.header(GROWSURF_HEADER), delivery.body, secret)
-    elif provider is Provider.SPARKLOOP:
-        verify_token(delivery.header(SPARKLOOP_HEADER), secret)
-    else:
-        verify_token(delivery.query.get(VIRAL_LOOPS_QUERY), secret)
+    PROOFS[provider].verify(delivery, secret)
 
 
 def named_campaign_id(provider: Provider, payload: Any) -> str | None:
     """The provider's campaign id the payload names, if it names one."""
-    if not isinstance(payload, dict):
-        return None
-    if provider is Provider.GROWSURF:
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            return None
-        if payload.get("event") == "CAMPAIGN_ENDED":
-            return _plain(data.get("id"))
-        campaign = data.get("campaign")
-        return _plain(campaign.get("id")) if isinstance(campaign, dict) else None
-    if provider is Provider.SPARKLOOP:
-        return _plain(payload.get("campaign_id"))
-    return None
+    return PROOFS[provider].campaign_id(payload) if isinstance(payload, dict) else None
 
 
 def _plain(value: Any) -> str | None:
@@ -264,7 +290,7 @@ def webhook_secret(campaign: str, config: CampaignConfig) -> str:
     assert config.webhook_secret is not None
     try:
         return resolve_key(config.webhook_secret)
-    except (ConfigurationError, BotoCoreError, ClientError):
+    except ConfigurationError:
         logger.warning(
             "webhook secret unreadable",
             extra={"campaign": campaign, "secretLocation": config.webhook_secret.describe()},

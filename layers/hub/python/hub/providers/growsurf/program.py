@@ -85,6 +85,11 @@ class GrowSurfProgram(ReferralProgram):
     def get_participant(self, email: str) -> Participant:
         return normalize_participant(self.client.get_participant_by_email(email), self.campaign)
 
+    def probe(self) -> str:
+        answer = self.client.get_campaign()
+        title = answer.get("name") if isinstance(answer, dict) else None
+        return f" ({title})" if isinstance(title, str) and title else ""
+
     def convert(self, email: str) -> Conversion:
         before = self.client.get_participant_by_email(email)
         status = _referral_status(before)

@@ -48,7 +48,7 @@ relied on):
 
 - 400 -> ValidationError; ``details`` name a field only when Loops' message names exactly one of the
   fields the client sends (its reason is Loops' message), else carry the message alone;
-- 404 -> :class:`~hub.domain.errors.NotFound` with code ``CONTACT_NOT_FOUND`` (only delete looks a contact up);
+- 404 -> :class:`~hub.domain.errors.ContactNotFound` (``CONTACT_NOT_FOUND``) (only delete looks a contact up);
 - 409 -> :class:`~hub.domain.errors.EmailTaken` (create of an existing contact, the documented 409), or a
   :class:`~hub.domain.errors.Conflict` on ``userId`` when the message names ``userId`` and not the email; on
   ``events/send`` a duplicate event (success, see above);
@@ -63,7 +63,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from hub.domain.errors import Conflict, EmailTaken, HubError, NotFound, ValidationError
+from hub.domain.errors import Conflict, ContactNotFound, EmailTaken, HubError, ValidationError
 from hub.domain.models import Contact, Event, Provider
 from hub.providers.fields import as_str, compact
 from hub.providers.http import ProviderHttp, ProviderResponse, RetryPolicy, default_error
@@ -199,7 +199,7 @@ class LoopsClient:
     def delete_contact(self, email: str | None = None, *, user_id: str | None = None) -> Any:
         """POST /contacts/delete: remove a contact by email or by userId (exactly one of them).
 
-        An unknown contact is :class:`NotFound` (code ``CONTACT_NOT_FOUND``).
+        An unknown contact is :class:`ContactNotFound`.
         """
         if (email is None) == (user_id is None):
             raise ValidationError(
@@ -266,7 +266,7 @@ def map_error(response: ProviderResponse) -> HubError:
     if status == 400:
         return ValidationError(f"{PROVIDER_NAME} rejected the request: {message}", details=_details(message))
     if status == 404:
-        return NotFound(text, code="CONTACT_NOT_FOUND")
+        return ContactNotFound(text)
     if status == 409:
         named = _named_fields(message)
         if named == ["userId"]:

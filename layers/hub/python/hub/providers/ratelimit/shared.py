@@ -3,7 +3,8 @@
 The design is GCRA (the generic cell rate algorithm, in its "virtual scheduling" form). The whole
 state of a provider's limit is one number, ``tat``, the theoretical arrival time: the earliest time
 the next call may go. It lives in one item ``{"id": <provider>, "tat": <epoch seconds, ms
-precision>}`` of the table named by ``THROTTLE_TABLE`` (partition key ``id``, a string).
+precision>}`` of the table named by ``THROTTLE_TABLE`` (partition key ``id``, a string), written
+through :mod:`hub.aws.throttle_table`.
 
 Why this and not the alternatives:
 
@@ -54,28 +55,21 @@ calls in flight at ``ceil(call duration / interval)``.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
-
+from hub.aws.throttle_table import ConditionFailed, ScheduleItem
 from hub.domain.errors import RateLimited
 from hub.domain.models import Rate
 from hub.providers.ratelimit.local import RateLimiter, TokenBucket
 from hub.runtime.observability import logger
+from hub.settings import env
 
-THROTTLE_TABLE_ENV = "THROTTLE_TABLE"
-
-_BUSY = "SET tat = tat + :interval"
-_BUSY_CONDITION = "tat BETWEEN :now AND :horizon"
-_IDLE = "SET tat = :next"
-_IDLE_CONDITION = "attribute_not_exists(tat) OR tat < :now"
-
+T = TypeVar("T")
 
 #: Late slots a caller gives back before it goes anyway.
 MAX_LATE_DROPS = 3
@@ -95,7 +89,8 @@ class DynamoDBRateLimiter(RateLimiter):
     2 %, and at least :data:`MIN_SLACK_SECONDS` of the window);
     ``max_ahead`` is how far into the future a slot may be reserved; ``burst`` (default 1) lets that
     many calls through at once after an idle spell, at the cost of a lower steady rate. ``client``
-    is a low-level boto3 DynamoDB client, created on first use if not given.
+    is the low-level DynamoDB client of the schedule item (:class:`hub.aws.throttle_table.ScheduleItem`):
+    the process's own, made on first use, if not given.
     """
 
     def __init__(
@@ -130,8 +125,7 @@ class DynamoDBRateLimiter(RateLimiter):
         self._interval_ms = _ceil_ms(rate.per_seconds * (1 + margin) / (rate.requests - burst + 1))
         self._tolerance_ms = (burst - 1) * self._interval_ms
         self._late_after = rate.per_seconds * margin / 2
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._schedule = ScheduleItem(table_name, key, client)
         self._clock = clock
         self._sleep = sleep
         self._concurrency = threading.BoundedSemaphore(rate.concurrency) if rate.concurrency else None
@@ -142,17 +136,6 @@ class DynamoDBRateLimiter(RateLimiter):
     def interval(self) -> float:
         """Seconds between two slots of the steady schedule."""
         return self._interval_ms / 1000
-
-    @property
-    def client(self) -> Any:
-        """The low-level DynamoDB client, created on first use so that importing costs nothing."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.client("dynamodb")
-        return self._client
 
     @contextmanager
     def slot(self, max_wait: float | None = None) -> Iterator[None]:
@@ -199,12 +182,12 @@ class DynamoDBRateLimiter(RateLimiter):
             horizon = _ceil_ms(self._clock() + ahead) + self._tolerance_ms
             now = self._earliest(horizon)
             try:
-                answer = self._update(_BUSY, _BUSY_CONDITION, now=now, horizon=horizon, interval=self._interval_ms)
-            except ClientError as exc:
-                tat = _tat(_failed_item(exc))
+                new_tat = self._timed(
+                    partial(self._schedule.advance, interval=self._interval_ms, now=now, horizon=horizon)
+                )
+            except ConditionFailed as failed:
+                tat = failed.tat
             else:
-                new_tat = _tat(answer.get("Attributes"))
-                assert new_tat is not None
                 return max(now, new_tat - self._interval_ms - self._tolerance_ms)
             if tat is not None and tat > horizon:
                 raise RateLimited(
@@ -214,10 +197,9 @@ class DynamoDBRateLimiter(RateLimiter):
             if tat is None or tat < now:
                 now = max(now, self._earliest(horizon))  # the first write took a round trip already
                 try:
-                    self._update(_IDLE, _IDLE_CONDITION, now=now, next=now + self._interval_ms)
-                except ClientError as exc:
-                    _failed_item(exc)  # another caller took the idle slot first: start again
-                    continue
+                    self._timed(partial(self._schedule.restart, now=now, tat=now + self._interval_ms))
+                except ConditionFailed:
+                    continue  # another caller took the idle slot first: start again
                 return now
             # Not reached against DynamoDB: a tat within [now, horizon] passes the first condition.
 
@@ -227,44 +209,18 @@ class DynamoDBRateLimiter(RateLimiter):
         lead = min(self._round_trip * 1.5, MAX_LEAD_SECONDS)
         return min(_ceil_ms(self._clock() + lead), max(horizon - self._tolerance_ms, _ceil_ms(self._clock())))
 
-    def _update(self, expression: str, condition: str, **values: int) -> dict[str, Any]:
+    def _timed(self, write: Callable[[], T]) -> T:
+        """``write`` to the schedule item, its answer time folded into the smoothed round trip."""
         started = self._clock()
         try:
-            answer: dict[str, Any] = self.client.update_item(
-                TableName=self.table_name,
-                Key={"id": {"S": self.key}},
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeValues={f":{name}": {"N": _number(ms)} for name, ms in values.items()},
-                ReturnValues="UPDATED_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            return write()
         finally:
             self._round_trip += (self._clock() - started - self._round_trip) / 4
-        return answer
 
 
 def _ceil_ms(seconds: float) -> int:
     # Rounding to the microsecond first drops float noise, so that 0.1 s is 100 ms and not 101.
     return math.ceil(round(seconds * 1000, 3))
-
-
-def _number(ms: int) -> str:
-    return format(Decimal(ms) / 1000, "f")
-
-
-def _tat(item: dict[str, Any] | None) -> int | None:
-    if not item or "tat" not in item:
-        return None
-    return math.ceil(Decimal(item["tat"]["N"]) * 1000)
-
-
-def _failed_item(exc: ClientError) -> dict[str, Any] | None:
-    """The item as the failed condition saw it; anything but a failed condition is re-raised."""
-    if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-        raise exc
-    item = exc.response.get("Item")
-    return item if isinstance(item, dict) else None
 
 
 _shared: dict[tuple[str, str | None, Rate], RateLimiter] = {}
@@ -277,7 +233,7 @@ def shared_limiter_for(provider: str, rate: Rate) -> RateLimiter:
     Without the table (tests, the local API) it is an in-process :class:`TokenBucket`. One limiter
     per provider per process, so that warm invocations reuse it and its client.
     """
-    table = os.environ.get(THROTTLE_TABLE_ENV) or None
+    table = env.environment().throttle_table
     cache_key = (provider, table, rate)
     with _shared_lock:
         limiter = _shared.get(cache_key)

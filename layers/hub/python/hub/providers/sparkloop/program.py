@@ -30,6 +30,10 @@ class SparkLoopProgram(ReferralProgram):
         {"firstName", "lastName", "referrer", "ipAddress", "userAgent", "utmSource", "utmCampaign", "signedUpAt"}
     )
 
+    def probe(self) -> str:
+        self.client.get_subscribers(per_page=1)
+        return ""
+
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
         self.refuse_unplaced(request)
         referrer = self.referral_code_of(request.referrer) if request.referrer else None

@@ -32,9 +32,10 @@ reads back the v3 referrer endpoint, whose ``referredUsers`` carries each referr
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from hub.domain.errors import EmailTaken, NotFound, RewardNotFound, ValidationError
+from hub.domain.errors import EmailTaken, NotFound, ParticipantNotFound, RewardNotFound, ValidationError
 from hub.domain.models import (
     Conversion,
     Flagged,
@@ -65,10 +66,24 @@ def _data(answer: Any) -> Any:
     return answer.get("data") if isinstance(answer, dict) else None
 
 
+#: The address the doctor asks Viral Loops about: a reserved domain, so it is never a real participant.
+PROBE_EMAIL = "referral-hub-doctor@example.invalid"
+
+
 class ViralLoopsProgram(ReferralProgram):
     provider = Provider.VIRAL_LOOPS
     client: ViralLoopsClient
     add_fields = frozenset({"firstName", "lastName", "referrer", "metadata"})
+    # Its probe asks for nobody: "participant not found" is the answer hoped for, and another 404 says
+    # nothing of the campaign.
+    probe_not_found_is_campaign = False
+
+    def probe(self) -> str:
+        # Viral Loops has no read of a campaign itself: a participant no one is proves the token and
+        # the campaign id ("campaign not found" and 401/403 prove them wrong).
+        with contextlib.suppress(ParticipantNotFound):
+            self.client.get_participant(PROBE_EMAIL)
+        return ""
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
         self.refuse_unplaced(request)
