@@ -57,3 +57,18 @@ def test_the_check_sees_an_import_inside_a_function(tmp_path):
     module.write_text("def call():\n    from botocore.exceptions import ClientError\n    return ClientError\n")
     # Then the check sees it
     assert list(sdk_imports(module)) == ["2: from botocore.exceptions import ClientError"]
+
+
+def test_every_error_code_is_declared_in_the_errors_module():
+    # Given every module of the layer but the one that declares the domain errors
+    paths = [LAYER / name for name in layer_modules() if name != "hub/domain/errors.py"]
+    # Then none makes up a code where it raises (a code is a class of hub/domain/errors.py)
+    made_up = {
+        path.relative_to(LAYER).as_posix(): [
+            f"{node.lineno}: {ast.unparse(node)}"
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.keyword) and node.arg == "code" and isinstance(node.value, ast.Constant)
+        ]
+        for path in paths
+    }
+    assert {name: found for name, found in made_up.items() if found} == {}

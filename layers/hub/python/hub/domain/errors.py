@@ -193,6 +193,18 @@ class SyncStateUnavailable(HubError):
     code = "SYNC_STATE_UNAVAILABLE"
 
 
+class TimeRanOut(HubError):
+    """A scheduled run's time ran out during a campaign: the next run goes on from there."""
+
+    code = "OUT_OF_TIME"
+
+
+class NotReached(HubError):
+    """A scheduled run had no time left for a campaign: the next run does it."""
+
+    code = "NOT_REACHED"
+
+
 class ConfigurationError(HubError):
     """The hub's own configuration is missing or wrong; raised at cold start, naming the setting."""
 

@@ -55,11 +55,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hub.aws.conditions import write_if_absent
 from hub.aws.jobs import JobStore, RowFailure
 from hub.aws.sync_state import SyncState, reward_key, stats_key
-from hub.domain.errors import ConfigurationError, HubError, Unsupported
+from hub.domain.errors import ConfigurationError, HubError, NotReached, TimeRanOut, Unsupported
 from hub.domain.models import Participant, Reward
 from hub.flows.bulk import OPERATIONS, RowQueue, validate_row
 from hub.flows.contacts import referral_properties
-from hub.providers.program import PROVIDER_NAMES, ReferralProgram, program_for
+from hub.providers.program import ReferralProgram, program_for
 from hub.runtime import observability
 from hub.settings import env
 from hub.settings.config import load_config
@@ -334,7 +334,7 @@ def run_task(task: str, step: CampaignStep, *, job_id: str, context: LambdaConte
         result = CampaignRun(name, config.campaigns[name].provider.value)
         run.campaigns.append(result)
         if out_of_time:
-            result.error = _error("NOT_REACHED", "the run's time ran out before this campaign; the next run does it")
+            result.error = _error(NotReached("the run's time ran out before this campaign; the next run does it"))
             continue
         try:
             step(run, result, program_for(name))
@@ -342,20 +342,20 @@ def run_task(task: str, step: CampaignStep, *, job_id: str, context: LambdaConte
             result.skipped = exc.message
         except OutOfTime:
             out_of_time = True
-            result.error = _error("OUT_OF_TIME", "the run's time ran out during this campaign; the next run goes on")
+            result.error = _error(TimeRanOut("the run's time ran out during this campaign; the next run goes on"))
         except HubError as exc:
             logger.warning("campaign failed", extra={"campaign": name, "code": exc.code, "error": exc.message})
             result.error = exc.to_dict()["error"]
         except Exception:
             # A bug or an answer nobody foresaw: this campaign is reported, the others still run.
             logger.exception("campaign failed unexpectedly", extra={"campaign": name})
-            result.error = _error("INTERNAL_ERROR", "the task failed on this campaign unexpectedly (logged)")
+            result.error = _error(HubError("the task failed on this campaign unexpectedly (logged)"))
     run.job.settle(done=True)
     return run.summary()
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": []}
+def _error(error: HubError) -> dict[str, Any]:
+    return error.to_dict()["error"]
 
 
 # -- the two tasks ---------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def _error(code: str, message: str) -> dict[str, Any]:
 def sync_stats_of(run: TaskRun, result: CampaignRun, program: ReferralProgram) -> None:
     """Queue an upsert for each participant of the campaign whose stats changed since the last run."""
     if not program.supports("participants"):
-        raise Unsupported(PROVIDER_NAMES[program.provider], "listParticipants")
+        raise program.unsupported("participants")
     state = SyncState()
     for page in pages(program.participants()):
         run.deadline.check()
@@ -384,7 +384,7 @@ def sync_stats_of(run: TaskRun, result: CampaignRun, program: ReferralProgram) -
 def announce_rewards_of(run: TaskRun, result: CampaignRun, program: ReferralProgram) -> None:
     """Queue one Loops event for each pending reward of the campaign not announced yet."""
     if not program.supports("pending_rewards"):
-        raise Unsupported(PROVIDER_NAMES[program.provider], "listPendingRewards")
+        raise program.unsupported("pending_rewards")
     state = SyncState()
     event_name = reward_event_name()
     for page in pages(program.pending_rewards()):

@@ -50,7 +50,7 @@ class ReferralProgram:
         self.config = config
         self.client = client
 
-    def _unsupported(self, method: str) -> Unsupported:
+    def unsupported(self, method: str) -> Unsupported:
         """501 for the operation ``method`` runs, named as the registry names it."""
         return Unsupported(PROVIDER_NAMES[self.provider], operations.of_program_method(method).name)
 
@@ -101,38 +101,38 @@ class ReferralProgram:
         """Add a participant; an existing email gives the existing participant and ``False``.
 
         Implementations call :meth:`refuse_unplaced` first, before any provider call."""
-        raise self._unsupported("add_participant")
+        raise self.unsupported("add_participant")
 
     def get_participant(self, email: str) -> Participant:
-        raise self._unsupported("get_participant")
+        raise self.unsupported("get_participant")
 
     def convert(self, email: str) -> Conversion:
         """Credit the referrer of the referred participant ``email``."""
-        raise self._unsupported("convert")
+        raise self.unsupported("convert")
 
     def redeem(self, email: str, reward_id: str, milestone_id: str | None) -> Redemption:
-        raise self._unsupported("redeem")
+        raise self.unsupported("redeem")
 
     def flag(self, email: str, reason: str) -> Flagged:
-        raise self._unsupported("flag")
+        raise self.unsupported("flag")
 
     def referrals(self, email: str) -> list[Referral]:
-        raise self._unsupported("referrals")
+        raise self.unsupported("referrals")
 
     def rewards(self, email: str, status: RewardStatus | None) -> list[Reward]:
-        raise self._unsupported("rewards")
+        raise self.unsupported("rewards")
 
     def leaderboard(self, cursor: str | None, limit: int) -> Page[Participant]:
-        raise self._unsupported("leaderboard")
+        raise self.unsupported("leaderboard")
 
     def participants(self) -> Iterator[Participant]:
         """Every participant of the campaign, read page after page (the scheduled stats sync)."""
-        raise self._unsupported("participants")
+        raise self.unsupported("participants")
 
     def pending_rewards(self) -> Iterator[tuple[Participant, Reward]]:
         """Every reward of the campaign earned and not yet redeemed (pending or approved), with its
         participant (the scheduled pending-rewards task)."""
-        raise self._unsupported("pending_rewards")
+        raise self.unsupported("pending_rewards")
 
 
 _programs: dict[str, tuple[str, ReferralProgram]] = {}
