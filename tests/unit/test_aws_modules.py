@@ -120,8 +120,8 @@ def test_a_scheduled_event_run_again_gets_a_job_of_its_own(jobs):
     first = RunJob("sync-referral-stats-event-1", jobs=jobs)
     again = RunJob("sync-referral-stats-event-1", jobs=jobs)
     # Then the second run's job is another one, named after the first
-    assert first._ensure() == "sync-referral-stats-event-1"
-    second = again._ensure()
+    assert first._ensure().job_id == "sync-referral-stats-event-1"
+    second = again._ensure().job_id
     assert second.startswith("sync-referral-stats-event-1-") and second != first.job_id
     assert jobs.get(second, limit=0).operation == "syncContact"
 

@@ -204,6 +204,108 @@ class RowQueue:
         return left, bool(left) and all(answer.refused[str(row)] for row, _ in left)
 
 
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A row that could not be read, and why: a broken CSV record (the whole row), or a JSON row
+    holding values JSON cannot carry (``details`` names each field in the row)."""
+
+    reason: str
+    details: tuple[dict[str, str], ...] = ()
+
+    def failure(self, row: int) -> RowFailure:
+        details = list(self.details) or [{"field": "row", "reason": self.reason}]
+        error = ValidationError(f"row {row} cannot be read", details=details)
+        return RowFailure(row, error.to_dict()["error"])
+
+
+class JobRows:
+    """The one writer of a job's rows (an import, a scheduled run, a webhook delivery): each row is
+    checked, queued to its operation's queue (one :class:`RowQueue` per campaign), and counted into
+    the job as rows go: the rows read, the last row read (a split that restarts resumes after it) and
+    the rows that failed before queueing, SQS's refusals included. Counts are settled into the job
+    every ``settle_every`` rows and by :meth:`settle`; ``settle(done=True)`` marks every row read, so
+    the job completes once its queued rows are done."""
+
+    def __init__(
+        self, jobs: JobStore, job_id: str, operation: BulkOperation, *, sqs: Any = None, settle_every: int = 500
+    ):
+        self.jobs = jobs
+        self.job_id = job_id
+        self.operation = operation
+        self._sqs = sqs
+        self._settle_every = settle_every
+        self._queues: dict[str | None, RowQueue] = {}
+        self._failures: list[RowFailure] = []
+        self._unsettled = 0
+        self.last_row = 0
+        #: rows read, and rows failed (settled into the job), since the writer was made
+        self.read = 0
+        self.failed = 0
+
+    def check(self, row: int, campaign: str | None, data: Any) -> BaseModel | None:
+        """Row ``row`` read: its request, or None when it cannot run (its failure is the job's)."""
+        self.read += 1
+        self._unsettled += 1
+        self.last_row = max(self.last_row, row)
+        checked = (
+            data.failure(row) if isinstance(data, UnreadableRow) else validate_row(self.operation, campaign, row, data)
+        )
+        if isinstance(checked, RowFailure):
+            self._failures.append(checked)
+            return None
+        return checked
+
+    def take(self, row: int, campaign: str | None, request: BaseModel) -> None:
+        """Row ``row`` read already as its request (a webhook's event): counted as read, and queued."""
+        self.read += 1
+        self._unsettled += 1
+        self.last_row = max(self.last_row, row)
+        self.queue(row, campaign, request)
+
+    def fail(self, row: int, error: HubError) -> None:
+        """Row ``row`` failed before it could be queued (SQS did not take it)."""
+        self._failures.append(RowFailure(row, error.to_dict()["error"]))
+
+    def queue(self, row: int, campaign: str | None, request: BaseModel, **message: str | None) -> None:
+        """Queue a checked row (``message``: its stable ``key``, its ``remember`` and ``forget`` items)."""
+        queue = self._queues.get(campaign)
+        if queue is None:
+            queue = self._queues[campaign] = RowQueue(self.operation, self.job_id, campaign, sqs=self._sqs)
+        queue.add(row, request, **message)
+
+    def add(self, row: int, campaign: str | None, data: Any) -> None:
+        """Check row ``row`` and queue it when it can run; settle every ``settle_every`` rows."""
+        request = self.check(row, campaign, data)
+        if request is not None:
+            self.queue(row, campaign, request)
+        if self._unsettled >= self._settle_every:
+            self.settle()
+
+    def flush(self) -> set[int]:
+        """Send what every queue holds; the rows SQS refused (now among the job's failures)."""
+        refused: set[int] = set()
+        for queue in self._queues.values():
+            queue.flush()
+            refused |= {failure.row for failure in queue.failures}
+            self._failures += queue.failures
+            queue.failures = []
+        return refused
+
+    def unsettled(self) -> int:
+        """Rows read and not yet counted into the job."""
+        return self._unsettled
+
+    def settle(self, *, done: bool = False) -> int:
+        """Send what is pending and count the rows read so far into the job; the rows failed now."""
+        self.flush()
+        self.jobs.add_rows(self.job_id, self._unsettled, through=self.last_row, split_done=done)
+        self.jobs.record_failures(self.job_id, self._failures)
+        failed = len(self._failures)
+        self.failed += failed
+        self._unsettled, self._failures = 0, []
+        return failed
+
+
 # -- the consumer -----------------------------------------------------------------------------------
 
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from hub.aws import uploads
-from hub.aws.jobs import JobStore, RowFailure
+from hub.aws.jobs import JobStore
 from hub.domain import json_input, operations
 from hub.domain.csv_rows import ByteStream, CsvError, read_csv
 from hub.domain.errors import MalformedRequest, Unsupported, ValidationError
-from hub.flows.bulk import BulkOperation, RowQueue, fold_columns, operation_named, validate_row
+from hub.flows.bulk import BulkOperation, JobRows, UnreadableRow, fold_columns, operation_named
 from hub.settings import env
 
 #: Rows read between two updates of the job's total while a large file streams in.
@@ -63,31 +62,11 @@ def run_rows(
     sqs: Any = None,
 ) -> tuple[int, int]:
     """Validate and queue ``rows`` (row number, data) into the job; return (rows read, rows failed)."""
-    queue = RowQueue(operation, job_id, campaign, sqs=sqs)
-    read = counted = failed = last = 0
-    failures: list[RowFailure] = []
+    writer = JobRows(jobs, job_id, operation, sqs=sqs, settle_every=PROGRESS_EVERY)
     for row, data in rows:
-        read, last = read + 1, row
-        checked = data.failure(row) if isinstance(data, UnreadableRow) else validate_row(operation, campaign, row, data)
-        if isinstance(checked, RowFailure):
-            failures.append(checked)
-        else:
-            queue.add(row, checked)
-        if read - counted >= PROGRESS_EVERY:
-            queue.flush()
-            failed += _settle(jobs, job_id, read - counted, last, failures + queue.failures)
-            counted, failures, queue.failures = read, [], []
-    queue.flush()
-    failed += _settle(jobs, job_id, read - counted, last, failures + queue.failures, split_done=True)
-    return read, failed
-
-
-def _settle(
-    jobs: JobStore, job_id: str, count: int, through: int, failures: list[RowFailure], *, split_done: bool = False
-) -> int:
-    jobs.add_rows(job_id, count, through=through, split_done=split_done)
-    jobs.record_failures(job_id, failures)
-    return len(failures)
+        writer.add(row, campaign, data)
+    writer.settle(done=True)
+    return writer.read, writer.failed
 
 
 def json_rows(rows: Any) -> Iterator[tuple[int, Any]]:
@@ -121,20 +100,6 @@ def csv_rows(stream: ByteStream, operation: BulkOperation) -> Iterator[tuple[int
         )
         for record in records
     )
-
-
-@dataclass(frozen=True)
-class UnreadableRow:
-    """A row that could not be read, and why: a broken CSV record (the whole row), or a JSON row
-    holding values JSON cannot carry (``details`` names each field in the row)."""
-
-    reason: str
-    details: tuple[dict[str, str], ...] = ()
-
-    def failure(self, row: int) -> RowFailure:
-        details = list(self.details) or [{"field": "row", "reason": self.reason}]
-        error = ValidationError(f"row {row} cannot be read", details=details)
-        return RowFailure(row, error.to_dict()["error"])
 
 
 def split_upload(jobs: JobStore, job_id: str, body: ByteStream) -> dict[str, Any]:

@@ -53,11 +53,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hub.aws.conditions import write_if_absent
-from hub.aws.jobs import JobStore, RowFailure
+from hub.aws.jobs import JobStore
 from hub.aws.sync_state import SyncState, reward_key, stats_key
 from hub.domain.errors import ConfigurationError, HubError, NotReached, TimeRanOut, Unsupported
 from hub.domain.models import Participant, Reward
-from hub.flows.bulk import OPERATIONS, RowQueue, validate_row
+from hub.flows.bulk import OPERATIONS, JobRows
 from hub.flows.contacts import referral_properties
 from hub.providers.program import ReferralProgram, program_for
 from hub.runtime import observability
@@ -196,19 +196,18 @@ class Row:
 
 @dataclass
 class RunJob:
-    """The one job a run's rows go into: created with the first row, its total settled as rows go."""
+    """The one job a run's rows go into: created with the first row, its rows written by
+    :class:`~hub.flows.bulk.JobRows` and settled as they go."""
 
     base_id: str
     jobs: JobStore = field(default_factory=JobStore)
     sqs: Any = None
     job_id: str | None = None
     next_row: int = 1
-    _unsettled: int = 0
-    _failures: list[RowFailure] = field(default_factory=list)
-    _queues: dict[str, RowQueue] = field(default_factory=dict)
+    _rows: JobRows | None = None
 
-    def _ensure(self) -> str:
-        if self.job_id is None:
+    def _ensure(self) -> JobRows:
+        if self._rows is None:
             job_id = self.base_id
             create = partial(
                 self.jobs.create, campaign=None, operation=SYNC_CONTACT.name, created_at=datetime.now(UTC).isoformat()
@@ -219,7 +218,8 @@ class RunJob:
                 job_id = f"{self.base_id}-{uuid.uuid4().hex[:8]}"
                 create(job_id)
             self.job_id = job_id
-        return self.job_id
+            self._rows = JobRows(self.jobs, job_id, SYNC_CONTACT, sqs=self.sqs, settle_every=SETTLE_EVERY)
+        return self._rows
 
     def queue(self, campaign: str, rows: list[Row], *, before_send: Callable[[list[Row]], None] | None = None) -> int:
         """Queue ``rows`` of ``campaign``; return how many were queued (the rest failed, in the job).
@@ -229,55 +229,33 @@ class RunJob:
         """
         if not rows:
             return 0
-        queue = self._queue_of(campaign)
-        valid = self._numbered(rows)
+        writer = self._ensure()
+        valid = self._numbered(writer, rows)
         if before_send is not None and valid:
             before_send([row for _, row, _ in valid])
         for number, row, request in valid:
-            queue.add(number, request, key=row.key, remember=row.remember, forget=row.forget)
-        queue.flush()
-        refused = self._take_failures(queue)
+            writer.queue(number, campaign, request, key=row.key, remember=row.remember, forget=row.forget)
+        refused = writer.flush()
         _forget_refused(valid, refused)
-        self._unsettled += len(rows)
-        if self._unsettled >= SETTLE_EVERY:
-            self.settle()
+        if writer.unsettled() >= SETTLE_EVERY:
+            writer.settle()
         return len(valid) - len(refused)
 
-    def _queue_of(self, campaign: str) -> RowQueue:
-        """The campaign's queue into the run's job (both made on first use)."""
-        job_id = self._ensure()
-        queue = self._queues.get(campaign)
-        if queue is None:
-            queue = self._queues[campaign] = RowQueue(SYNC_CONTACT, job_id, campaign, sqs=self.sqs)
-        return queue
-
-    def _numbered(self, rows: list[Row]) -> list[tuple[int, Row, Any]]:
-        """Number ``rows`` as the job's next rows and check each: the valid ones with their request,
-        the others kept as the job's failures."""
+    def _numbered(self, writer: JobRows, rows: list[Row]) -> list[tuple[int, Row, Any]]:
+        """Number ``rows`` as the job's next rows and check each: the valid ones with their request
+        (the others are the job's failures)."""
         valid: list[tuple[int, Row, Any]] = []
         for row in rows:
             number, self.next_row = self.next_row, self.next_row + 1
-            checked = validate_row(SYNC_CONTACT, None, number, row.data)
-            if isinstance(checked, RowFailure):
-                self._failures.append(checked)
-            else:
-                valid.append((number, row, checked))
+            request = writer.check(number, None, row.data)
+            if request is not None:
+                valid.append((number, row, request))
         return valid
-
-    def _take_failures(self, queue: RowQueue) -> set[int]:
-        """The rows SQS refused, moved from the queue into the job's failures."""
-        refused = {failure.row for failure in queue.failures}
-        self._failures += queue.failures
-        queue.failures = []
-        return refused
 
     def settle(self, *, done: bool = False) -> None:
         """Count the rows queued or failed so far into the job (and, with ``done``, close it)."""
-        if self.job_id is None:
-            return
-        self.jobs.add_rows(self.job_id, self._unsettled, through=self.next_row - 1, split_done=done)
-        self.jobs.record_failures(self.job_id, self._failures)
-        self._unsettled, self._failures = 0, []
+        if self._rows is not None:
+            self._rows.settle(done=done)
 
 
 def _forget_refused(valid: list[tuple[int, Row, Any]], refused: set[int]) -> None:

@@ -76,7 +76,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.aws import idempotency
 from hub.aws.jobs import JobStore
@@ -121,6 +121,9 @@ from hub.providers.fields import as_str
 from hub.providers.program import program_for
 from hub.runtime import observability
 from hub.settings.config import load_config
+
+if TYPE_CHECKING:
+    from hub.flows.bulk import JobRows
 
 __all__ = [
     "DEDUP_WINDOW_SECONDS",
@@ -264,27 +267,34 @@ def _log_received(provider: Provider, campaign: str, normalized: Normalized, bod
 
 
 class _DeliveryJob:
-    """The import job of one delivery, made when its first event is queued."""
+    """The import job of one delivery, made when its first event is queued; its rows are written by
+    :class:`~hub.flows.bulk.JobRows`."""
 
-    def __init__(self, jobs: JobStore, campaign: str):
+    def __init__(self, jobs: JobStore, campaign: str, sqs: Any = None):
         self.jobs = jobs
         self.campaign = campaign
-        self.id: str | None = None
-        self.rows = 0
+        self.sqs = sqs
+        self.rows: JobRows | None = None
+        self.count = 0
 
-    def next_row(self) -> tuple[str, int]:
-        if self.id is None:
-            from hub.flows.bulk import OPERATIONS
+    def next_row(self) -> tuple[JobRows, int]:
+        if self.rows is None:
+            from hub.flows.bulk import OPERATIONS, JobRows
             from hub.flows.imports import new_job
 
-            self.id = new_job(self.jobs, self.campaign, OPERATIONS[SYNC_CONTACT])
-        self.rows += 1
-        return self.id, self.rows
+            operation = OPERATIONS[SYNC_CONTACT]
+            self.rows = JobRows(self.jobs, new_job(self.jobs, self.campaign, operation), operation, sqs=self.sqs)
+        self.count += 1
+        return self.rows, self.count
+
+    @property
+    def id(self) -> str | None:
+        return self.rows.job_id if self.rows is not None else None
 
     def close(self) -> None:
         """Mark every row read, so the job completes once its queued rows are done."""
-        if self.id is not None:
-            self.jobs.add_rows(self.id, 0, through=self.rows, split_done=True)
+        if self.rows is not None:
+            self.rows.settle(done=True)
 
 
 class WebhookIngress:
@@ -349,7 +359,7 @@ class WebhookIngress:
     ) -> str | None:
         """Queue each event not seen before as a row of the delivery's job, listing every event's kind
         in the answer's ``queued`` or ``duplicates``; the job's id (None when nothing was queued)."""
-        job = _DeliveryJob(self.jobs, campaign)
+        job = _DeliveryJob(self.jobs, campaign, self._sqs)
         try:
             for event in events:
                 outcome = idempotency.run_once(
@@ -366,18 +376,16 @@ class WebhookIngress:
     def _enqueue(self, job: _DeliveryJob, campaign: str, event: WebhookEvent) -> idempotency.Outcome:
         """Queue one event's contact sync as the next row of the delivery's job. A row SQS does not take
         fails the delivery (503), so the provider retries it and the event is not lost."""
-        from hub.flows.bulk import OPERATIONS, RowQueue
-
-        job_id, row = job.next_row()
-        queue = RowQueue(OPERATIONS[SYNC_CONTACT], job_id, campaign, sqs=self._sqs)
+        writer, row = job.next_row()
         try:
-            queue.add(row, event.contact)
-            queue.flush()
-            queued = queue.sent == 1 and not queue.failures
-        except QueueUnavailable:
+            writer.take(row, campaign, event.contact)
+            queued = row not in writer.flush()
+        except QueueUnavailable as exc:
             logger.exception("the contact sync could not be queued")
+            writer.fail(row, exc)
             queued = False
         if not queued:
             raise QueueUnavailable("the event could not be queued; the provider may retry the delivery")
-        self.jobs.add_rows(job_id, 1, through=row)
+        writer.settle()
+        job_id = writer.job_id
         return idempotency.Outcome(200, {"jobId": job_id, "row": row})
