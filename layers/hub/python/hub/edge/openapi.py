@@ -46,7 +46,7 @@ def _char_class(characters: str) -> str:
 _STRIPPED_SPACE = _char_class(
     "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f")
 )
-#: ``schemas.check_email``. ``idn-email``, not ``email``: the hub takes non-ASCII local parts (RFC 6531).
+#: ``requests.check_email``. ``idn-email``, not ``email``: the hub takes non-ASCII local parts (RFC 6531).
 EMAIL = {"type": "string", "format": "idn-email", "maxLength": EMAIL_MAX_LENGTH, "pattern": EMAIL_PATTERN}
 #: A stripped text field with a minimum length must hold a character that is not whitespace.
 NOT_BLANK_PATTERN = f"[^{_STRIPPED_SPACE}]"
@@ -166,7 +166,7 @@ def _exact_branch(branch: dict[str, Any], validators: set[Any]) -> None:
     if check_email in validators and branch.get("type") == "string":
         branch.update(EMAIL)
     elif _is_flat(validators) and branch.get("type") == "object":
-        # Nested values are refused (schemas._flat): a flat object holds scalars only.
+        # Nested values are refused (requests._flat): a flat object holds scalars only.
         branch["additionalProperties"] = {"type": ["string", "number", "boolean", "null"]}
         # Loops refuses a property without a name (422 from the hub): the document says so first.
         branch["propertyNames"] = {"minLength": 1}
