@@ -194,13 +194,9 @@ class Gateway:
     @staticmethod
     def _path_parameters(resource: str, path: str) -> dict[str, str]:
         """The ``{parameter}`` segments of ``path`` under the template path ``resource``."""
-        parts = resource.strip("/").split("/")
-        segments = path.strip("/").split("/")
-        return {
-            part[1:-1]: segment
-            for part, segment in zip(parts, segments, strict=True)
-            if part.startswith("{") and part.endswith("}")
-        }
+        parts, segments = _segments(resource), _segments(path)
+        literal = _literal_segments(resource, segments) or ()
+        return {part[1:-1]: segment for part, segment, lit in zip(parts, segments, literal, strict=False) if not lit}
 
     def start(self, host: str = "127.0.0.1", port: int = 3000) -> str:
         self._server = make_server(host, port, self, threaded=True)

@@ -265,6 +265,32 @@ def test_a_viral_loops_convert_answers_credited(hub, sandboxes):
     assert sandboxes.viral_loops.participant(referrer)["referralCount"] == 1
 
 
+def test_a_convert_answers_the_same_keys_whatever_the_provider(hub, sandboxes):
+    # Given a referred participant in the GrowSurf and in the Viral Loops campaign
+    answers, friends = {}, {}
+    for campaign in (GROWSURF, VIRAL_LOOPS):
+        _referrer, friends[campaign] = referred_pair(hub, campaign)
+        # When each converts
+        response = hub.post(f"/campaigns/{campaign}/conversions", {"email": friends[campaign]})
+        assert response.status_code == 200, response.text
+        answers[campaign] = response.json()
+    # Then both answers carry the same keys, each credited, naming the referrer the provider credited
+    assert set(answers[GROWSURF]) == set(answers[VIRAL_LOOPS])
+    for campaign, body in answers.items():
+        assert (body["campaign"], body["converted"], body["credited"]) == (campaign, True, True)
+    assert answers[GROWSURF]["referralStatus"] == "CREDIT_AWARDED"
+    assert answers[VIRAL_LOOPS]["referralStatus"] is None
+    # And each provider received its own convert call for that friend
+    triggers = sandboxes.growsurf.requests_to("/ref", "POST")
+    assert len(triggers) == 1 and triggers[0].path.split("/")[-2] in (
+        friends[GROWSURF],
+        sandboxes.growsurf.participant(friends[GROWSURF])["id"],
+    )
+    (converted,) = sandboxes.viral_loops.requests_to("/convert", "POST")
+    assert converted.path == "/api/v2/campaign/participant/convert"
+    assert converted.json == {"campaignId": sandboxes.viral_loops.campaign_id, "email": friends[VIRAL_LOOPS]}
+
+
 def test_a_viral_loops_add_with_an_ip_address_is_refused_naming_it(hub, sandboxes):
     # Given an add carrying ipAddress, which Viral Loops has no place for
     response = hub.post(f"/campaigns/{VIRAL_LOOPS}/participants", {"email": email(), "ipAddress": "203.0.113.9"})

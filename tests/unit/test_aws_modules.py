@@ -12,7 +12,6 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from hub.aws import clients, uploads
-from hub.aws.conditions import write_if_absent
 from hub.aws.jobs import JobStore
 from hub.aws.queues import Queues
 from hub.aws.throttle_table import ConditionFailed, ScheduleItem
@@ -98,21 +97,19 @@ def test_a_file_put_to_the_upload_url_is_read_back_as_a_stream(aws):
     assert [record.values for record in records] == [{"email": "ada@example.com"}]
 
 
-def test_a_write_if_absent_is_false_when_the_item_exists(jobs):
-    # Given a job
-    def create() -> None:
-        jobs.create("job-1", campaign=None, operation="syncContact", created_at="2026-01-01")
-
-    # Then creating it is written once, and a second time is refused without an error
-    assert write_if_absent(create) is True
-    assert write_if_absent(create) is False
+def test_a_job_is_created_once_and_a_second_create_is_refused_without_an_error(jobs):
+    # Given a job created once
+    assert jobs.create("job-1", campaign=None, operation="syncContact", created_at="2026-01-01") is True
+    # When it is created again, Then nothing is written and the first job stands
+    assert jobs.create("job-1", campaign="other", operation="flag", created_at="2026-02-02") is False
+    assert jobs.get("job-1", limit=0).operation == "syncContact"
 
 
-def test_a_write_if_absent_lets_other_failures_through(aws):
+def test_a_create_lets_other_failures_through(aws):
     # Given no table at all, any failure but a failed condition reaches the caller
     store = JobStore("NoSuchTable")
     with pytest.raises(ClientError):
-        write_if_absent(lambda: store.create("job-1", campaign=None, operation="syncContact", created_at="x"))
+        store.create("job-1", campaign=None, operation="syncContact", created_at="x")
 
 
 def test_a_scheduled_event_run_again_gets_a_job_of_its_own(jobs):

@@ -77,7 +77,7 @@ def test_the_bulk_queues_and_the_document_enum_are_the_registry_bulk_operations(
     assert all(
         BULK[op.name].model is op.request and BULK[op.name].env == op.queue for op in operations.bulk_operations()
     )
-    assert "enum" in str(enum) and all(name in str(enum) for name in names)
+    assert enum["enum"] == names
 
 
 def test_the_command_line_offers_the_registry_bulk_operations():
@@ -112,29 +112,3 @@ def test_every_write_documents_its_typed_answer(name, model):
     assert success["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{model}"}
     schema = document["components"]["schemas"][model]
     assert {"campaign", "email"} <= set(schema["properties"])
-
-
-def test_a_conversion_answers_the_same_keys_whatever_the_provider():
-    # Given the conversions GrowSurf's and Viral Loops' programs build (the fields each tells)
-    from hub.domain.models import Conversion, ReferrerRef
-
-    growsurf = Conversion(
-        campaign="g",
-        email="a@x.co",
-        converted=True,
-        credited=False,
-        referral_status="CREDIT_EXPIRED",
-        reason="CREDIT_EXPIRED",
-    )
-    viral_loops = Conversion(
-        campaign="v",
-        email="a@x.co",
-        converted=True,
-        credited=True,
-        referrer=ReferrerRef(email="r@x.co"),
-        reward_triggered=True,
-    )
-    # Then both answer every key, null where the provider says nothing
-    assert set(growsurf.to_wire()) == set(viral_loops.to_wire())
-    assert growsurf.to_wire()["rewardTriggered"] is None
-    assert viral_loops.to_wire()["referralStatus"] is None

@@ -30,9 +30,9 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from hub.aws import clients
 from hub.domain.errors import JobNotFound, ValidationError
 from hub.settings import env
 
@@ -196,7 +196,7 @@ class JobStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("dynamodb")
+            self._client = clients.client("dynamodb")
         return self._client
 
     def _transact(self, items: list[dict[str, Any]]) -> bool:
@@ -214,24 +214,31 @@ class JobStore:
     def _expiry(self) -> dict[str, str]:
         return {"N": str(int(time.time()) + RETENTION_SECONDS)}
 
-    def create(self, job_id: str, *, campaign: str | None, operation: str, created_at: str) -> None:
-        """A new job with no rows yet (``add_rows`` counts them in as they are read)."""
-        self.client.put_item(
-            TableName=self.table_name,
-            Item={
-                **_job_key(job_id),
-                "campaign": {"S": campaign} if campaign else {"NULL": True},
-                "operation": {"S": operation},
-                "total": {"N": "0"},
-                "succeeded": {"N": "0"},
-                "failed": {"N": "0"},
-                "splitDone": {"BOOL": False},
-                "createdAt": {"S": created_at},
-                "kind": {"S": LISTING_KIND},
-                "expiresAt": self._expiry(),
-            },
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+    def create(self, job_id: str, *, campaign: str | None, operation: str, created_at: str) -> bool:
+        """A new job with no rows yet (``add_rows`` counts them in as they are read); False (nothing
+        written) when a job of that id exists already."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    **_job_key(job_id),
+                    "campaign": {"S": campaign} if campaign else {"NULL": True},
+                    "operation": {"S": operation},
+                    "total": {"N": "0"},
+                    "succeeded": {"N": "0"},
+                    "failed": {"N": "0"},
+                    "splitDone": {"BOOL": False},
+                    "createdAt": {"S": created_at},
+                    "kind": {"S": LISTING_KIND},
+                    "expiresAt": self._expiry(),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def add_rows(self, job_id: str, count: int, *, through: int, split_done: bool = False) -> None:
         """Count ``count`` more rows read into the job (queued or failed up front), the last being

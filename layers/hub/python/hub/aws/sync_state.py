@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from hub.aws import clients
 from hub.domain.errors import SyncStateUnavailable
 from hub.settings import env
 
@@ -62,7 +62,7 @@ class SyncState:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("dynamodb")
+            self._client = clients.client("dynamodb")
         return self._client
 
     def fingerprints(self, keys: Iterable[str]) -> dict[str, str]:

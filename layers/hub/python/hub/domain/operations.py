@@ -71,10 +71,6 @@ class Operation:
         return self.method == "POST"
 
     @property
-    def operation_id(self) -> str:
-        return self.name
-
-    @property
     def route(self) -> tuple[str, str]:
         """The method and path of an operation the API serves."""
         if self.method is None or self.path is None:

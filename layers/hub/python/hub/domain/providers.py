@@ -70,8 +70,3 @@ PROVIDERS: dict[Provider, ProviderInfo] = {
         ),
     )
 }
-
-
-def name_of(provider: Provider) -> str:
-    """The provider's name as people read it."""
-    return PROVIDERS[provider].name

@@ -242,11 +242,14 @@ class JobRows:
         self.read = 0
         self.failed = 0
 
-    def check(self, row: int, campaign: str | None, data: Any) -> BaseModel | None:
-        """Row ``row`` read: its request, or None when it cannot run (its failure is the job's)."""
+    def _read(self, row: int) -> None:
         self.read += 1
         self._unsettled += 1
         self.last_row = max(self.last_row, row)
+
+    def check(self, row: int, campaign: str | None, data: Any) -> BaseModel | None:
+        """Row ``row`` read: its request, or None when it cannot run (its failure is the job's)."""
+        self._read(row)
         checked = (
             data.failure(row) if isinstance(data, UnreadableRow) else validate_row(self.operation, campaign, row, data)
         )
@@ -257,9 +260,7 @@ class JobRows:
 
     def take(self, row: int, campaign: str | None, request: BaseModel) -> None:
         """Row ``row`` read already as its request (a webhook's event): counted as read, and queued."""
-        self.read += 1
-        self._unsettled += 1
-        self.last_row = max(self.last_row, row)
+        self._read(row)
         self.queue(row, campaign, request)
 
     def fail(self, row: int, error: HubError) -> None:
@@ -278,8 +279,7 @@ class JobRows:
         request = self.check(row, campaign, data)
         if request is not None:
             self.queue(row, campaign, request)
-        if self._unsettled >= self._settle_every:
-            self.settle()
+        self.settle_if_due()
 
     def flush(self) -> set[int]:
         """Send what every queue holds; the rows SQS refused (now among the job's failures)."""
@@ -291,9 +291,10 @@ class JobRows:
             queue.failures = []
         return refused
 
-    def unsettled(self) -> int:
-        """Rows read and not yet counted into the job."""
-        return self._unsettled
+    def settle_if_due(self) -> None:
+        """Settle once ``settle_every`` rows are read and not yet counted into the job."""
+        if self._unsettled >= self._settle_every:
+            self.settle()
 
     def settle(self, *, done: bool = False) -> int:
         """Send what is pending and count the rows read so far into the job; the rows failed now."""

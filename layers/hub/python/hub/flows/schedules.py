@@ -52,7 +52,6 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hub.aws.conditions import write_if_absent
 from hub.aws.jobs import JobStore
 from hub.aws.sync_state import SyncState, reward_key, stats_key
 from hub.domain.errors import ConfigurationError, HubError, NotReached, TimeRanOut, Unsupported
@@ -212,7 +211,7 @@ class RunJob:
             create = partial(
                 self.jobs.create, campaign=None, operation=SYNC_CONTACT.name, created_at=datetime.now(UTC).isoformat()
             )
-            if not write_if_absent(partial(create, job_id)):
+            if not create(job_id):
                 # The same event run again (Lambda retries a failed asynchronous invocation): a job of
                 # its own, so its row numbers never meet the first attempt's.
                 job_id = f"{self.base_id}-{uuid.uuid4().hex[:8]}"
@@ -237,8 +236,7 @@ class RunJob:
             writer.queue(number, campaign, request, key=row.key, remember=row.remember, forget=row.forget)
         refused = writer.flush()
         _forget_refused(valid, refused)
-        if writer.unsettled() >= SETTLE_EVERY:
-            writer.settle()
+        writer.settle_if_due()
         return len(valid) - len(refused)
 
     def _numbered(self, writer: JobRows, rows: list[Row]) -> list[tuple[int, Row, Any]]:

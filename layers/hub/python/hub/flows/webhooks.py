@@ -275,7 +275,6 @@ class _DeliveryJob:
         self.campaign = campaign
         self.sqs = sqs
         self.rows: JobRows | None = None
-        self.count = 0
 
     def next_row(self) -> tuple[JobRows, int]:
         if self.rows is None:
@@ -284,8 +283,8 @@ class _DeliveryJob:
 
             operation = OPERATIONS[SYNC_CONTACT]
             self.rows = JobRows(self.jobs, new_job(self.jobs, self.campaign, operation), operation, sqs=self.sqs)
-        self.count += 1
-        return self.rows, self.count
+        # Each event is one row, numbered in the order they are read.
+        return self.rows, self.rows.read + 1
 
     @property
     def id(self) -> str | None:
