@@ -21,7 +21,16 @@ from .csvfiles import ERROR_COLUMN, without_error_column, write_failed_rows
 
 #: The bulk operations, as the hub's operation registry has them (a test holds the two together: this
 #: package is a client of the API and ships without the layer).
-OPERATIONS = ("addParticipant", "convert", "redeem", "flag", "syncContact")
+OPERATIONS = (
+    "addParticipant",
+    "updateParticipant",
+    "deleteParticipant",
+    "convert",
+    "redeem",
+    "flag",
+    "syncContact",
+    "deleteContact",
+)
 SHOWN_FAILURES = 20
 
 Command = Callable[[HubClient, argparse.Namespace, "Output"], Exit]

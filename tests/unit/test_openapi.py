@@ -93,7 +93,7 @@ def test_every_cursor_has_a_shape():
         if parameter["in"] == "query" and parameter["name"] == "cursor"
     ]
     # Then each has a pattern and a bounded length
-    assert len(cursors) == 3
+    assert len(cursors) == 5
     assert all(c["pattern"].startswith("^") and c["pattern"].endswith("$") for c in cursors)
     assert all("maxLength" in c or "}$" in c["pattern"] for c in cursors)
 

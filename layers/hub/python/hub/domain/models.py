@@ -144,6 +144,70 @@ class Flagged(HubModel):
     reason: str
 
 
+class RewardRemoval(HubModel):
+    """A participant's reward removed before it was approved."""
+
+    campaign: str
+    email: str
+    reward_id: str
+    removed: bool
+
+
+class Deletion(HubModel):
+    """What a delete of a participant did, where: ``deleted`` at the referral provider, and
+    ``contactDeleted`` in Loops (null when the contact was not asked for; false when Loops had none)."""
+
+    campaign: str
+    email: str
+    deleted: bool
+    contact_deleted: bool | None = None
+
+
+class ContactDeletion(HubModel):
+    """A Loops contact deleted."""
+
+    email: str
+    deleted: bool
+
+
+class CatalogReward(HubModel):
+    """A reward of a campaign's catalog: what a participant can earn, and for how many conversions."""
+
+    id: str
+    description: str | None = None
+    type: str | None = None
+    conversions_required: int | None = None
+    provider_data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Campaign(HubModel):
+    """A campaign as its provider describes it (``GET /campaigns/{campaign}``); ``campaign`` is the
+    hub's name for it, ``name`` the provider's."""
+
+    campaign: str
+    provider: Provider
+    name: str | None = None
+    status: str | None = None
+    participant_count: int | None = None
+    referral_count: int | None = None
+    rewards: list[CatalogReward] = Field(default_factory=list)
+    provider_data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CampaignSummary(HubModel):
+    """A configured campaign (``GET /campaigns``): its name, its provider and the operations it supports."""
+
+    name: str
+    provider: Provider
+    operations: list[str]
+
+
+class ItemsOfCampaign(HubModel):
+    """The configured campaigns."""
+
+    items: list[CampaignSummary]
+
+
 class ItemsOfReferral(HubModel):
     """The referrals of a participant (``GET .../referrals``)."""
 

@@ -17,22 +17,33 @@ from pydantic import BaseModel
 
 from hub.domain.models import (
     AddedParticipant,
+    Campaign,
+    Contact,
+    ContactDeletion,
     Conversion,
+    Deletion,
     Flagged,
+    ItemsOfCampaign,
     ItemsOfReferral,
     ItemsOfReward,
     Page,
     Participant,
     Redemption,
+    Referral,
+    RewardRemoval,
 )
 from hub.domain.requests import (
     AddParticipantRequest,
     ContactSyncRequest,
     ConvertRequest,
+    DeleteContactRow,
+    DeleteParticipantRow,
     FlagRequest,
     ImportRequest,
     RedeemRequest,
     RedriveRequest,
+    UpdateParticipantRequest,
+    UpdateParticipantRow,
     UploadRequest,
 )
 
@@ -65,10 +76,18 @@ class Operation:
     natural_key: tuple[str, ...] = ()
     #: a bulk job of it needs no campaign
     campaignless: bool = False
+    #: the model of its bulk rows, where it is not the request's (an update names the participant it
+    #: changes; a delete has no body)
+    row: type[BaseModel] | None = None
 
     @property
     def is_write(self) -> bool:
-        return self.method == "POST"
+        return self.method in ("POST", "PATCH", "DELETE")
+
+    @property
+    def row_model(self) -> type[BaseModel] | None:
+        """The model a bulk row of it is validated into."""
+        return self.row or self.request
 
     @property
     def route(self) -> tuple[str, str]:
@@ -102,10 +121,40 @@ PROVIDER_CURSOR = {
     "description": "the nextCursor of a previous page; any other value answers 422 or the provider's 502",
 }
 LIMIT_100 = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+#: A query flag: exactly ``true`` or ``false`` (``api.query_flag``).
+FLAG = {"type": "string", "enum": ["true", "false"], "default": "false"}
 #: The name of a bulk operation: the OpenAPI document fills in the enum (:func:`bulk_operations`).
 BULK_OPERATION: dict[str, Any] = {"type": "string", "x-hub-enum": "bulkOperation"}
 
 _DECLARED: list[Operation] = [
+    Operation(
+        "GET",
+        "/campaigns",
+        "listCampaigns",
+        "The configured campaigns: each with its provider and the operations it supports",
+        response=ItemsOfCampaign,
+        errors=(),
+    ),
+    Operation(
+        "GET",
+        "/campaigns/{campaign}",
+        "getCampaign",
+        "The campaign as its provider describes it, with its reward catalog (501 where the provider has no"
+        " campaign endpoint)",
+        response=Campaign,
+        errors=(404, 501, 502, 503, 504),
+        program_method="campaign_details",
+    ),
+    Operation(
+        "GET",
+        "/campaigns/{campaign}/participants",
+        "listCampaignParticipants",
+        "The campaign's participants, paged (limit, cursor; the answer's nextCursor)",
+        response=Page[Participant],
+        query={"limit": LIMIT_100, "cursor": PROVIDER_CURSOR},
+        errors=(404, 501, 502, 503, 504),
+        program_method="participants_page",
+    ),
     Operation(
         "POST",
         "/campaigns/{campaign}/participants",
@@ -130,6 +179,33 @@ _DECLARED: list[Operation] = [
         program_method="get_participant",
     ),
     Operation(
+        "PATCH",
+        "/campaigns/{campaign}/participants/{email}",
+        "updateParticipant",
+        "Change a participant's names, email, metadata or referrer; 200 with the participant. A field the"
+        " campaign's provider has no place for is refused with 422 naming it (docs/providers.md)",
+        UpdateParticipantRequest,
+        Participant,
+        errors=(404, 409, 501, 502, 503, 504),
+        program_method="update_participant",
+        queue="UPDATE_PARTICIPANT",
+        extra_columns_into="metadata",
+        row=UpdateParticipantRow,
+    ),
+    Operation(
+        "DELETE",
+        "/campaigns/{campaign}/participants/{email}",
+        "deleteParticipant",
+        "Remove the participant at its provider; with contact=true also delete its Loops contact (erasure)."
+        " The answer says what was deleted where; 404 when there was nothing to delete",
+        response=Deletion,
+        query={"contact": {**FLAG, "description": "true: also delete the person's Loops contact"}},
+        errors=(404, 501, 502, 503, 504),
+        program_method="delete_participant",
+        queue="DELETE_PARTICIPANT",
+        row=DeleteParticipantRow,
+    ),
+    Operation(
         "POST",
         "/campaigns/{campaign}/conversions",
         "convert",
@@ -145,13 +221,23 @@ _DECLARED: list[Operation] = [
         "POST",
         "/campaigns/{campaign}/redemptions",
         "redeem",
-        "Redeem a reward (deduplicated on campaign, email and reward)",
+        "Redeem a reward (deduplicated on campaign, email and reward); fulfill: false approves it without"
+        " fulfilling it where the provider tells the two apart (422 elsewhere)",
         RedeemRequest,
         Redemption,
         errors=(404, 409, 501, 502, 503, 504),
         program_method="redeem",
         queue="REDEEM",
-        natural_key=("email", "reward_id"),
+        natural_key=("email", "reward_id", "fulfill"),
+    ),
+    Operation(
+        "DELETE",
+        "/campaigns/{campaign}/participants/{email}/rewards/{rewardId}",
+        "removeReward",
+        "Remove a participant's reward that is not yet approved, where the provider can",
+        response=RewardRemoval,
+        errors=(404, 409, 501, 502, 503, 504),
+        program_method="remove_reward",
     ),
     Operation(
         "POST",
@@ -194,6 +280,20 @@ _DECLARED: list[Operation] = [
         program_method="leaderboard",
     ),
     Operation(
+        "GET",
+        "/campaigns/{campaign}/referrals",
+        "listCampaignReferrals",
+        "The campaign's referrals, paged (limit, cursor, status)",
+        response=Page[Referral],
+        query={
+            "limit": LIMIT_100,
+            "cursor": PROVIDER_CURSOR,
+            "status": {"type": "string", "enum": ["pending", "converted", "expired", "invited"]},
+        },
+        errors=(404, 501, 502, 503, 504),
+        program_method="campaign_referrals",
+    ),
+    Operation(
         "POST",
         "/contacts/sync",
         "syncContact",
@@ -202,6 +302,25 @@ _DECLARED: list[Operation] = [
         errors=(404, 502, 503, 504),
         queue="SYNC_CONTACT",
         extra_columns_into="properties",
+        campaignless=True,
+    ),
+    Operation(
+        "GET",
+        "/contacts/{email}",
+        "getContact",
+        "The Loops contact with this email; 404 when there is none",
+        response=Contact,
+        errors=(404, 502, 503, 504),
+    ),
+    Operation(
+        "DELETE",
+        "/contacts/{email}",
+        "deleteContact",
+        "Delete the Loops contact with this email; 404 when there is none",
+        response=ContactDeletion,
+        errors=(404, 502, 503, 504),
+        queue="DELETE_CONTACT",
+        row=DeleteContactRow,
         campaignless=True,
     ),
     Operation(

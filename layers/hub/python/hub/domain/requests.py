@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
@@ -95,6 +95,74 @@ class RedeemRequest(RequestModel):
     email: Email
     reward_id: Text
     milestone_id: Text | None = None
+    fulfill: StrictBool = Field(
+        default=True,
+        description="false approves the reward without fulfilling it, where the provider tells the two apart",
+    )
+
+
+class _ParticipantChanges(RequestModel):
+    """What an update of a participant can change, but its email."""
+
+    first_name: Text | None = None
+    last_name: Text | None = None
+    metadata: FlatObject | None = Field(
+        default=None, description="Merged into the participant's metadata; a null value removes that key"
+    )
+    referrer: Text | None = Field(default=None, description="A referral code or the referrer's email")
+
+    def given(self) -> list[str]:
+        """The fields this update carries (camelCase), the ones a provider must have a place for."""
+        return [
+            to_camel(name) for name in type(self).model_fields if name != "email" and getattr(self, name) is not None
+        ]
+
+
+class UpdateParticipantRequest(_ParticipantChanges):
+    """``PATCH /campaigns/{campaign}/participants/{email}``: ``email`` is the new address."""
+
+    email: Email | None = Field(default=None, description="A new email address for the participant")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> UpdateParticipantRequest:
+        if self.email is None and not self.given():
+            raise ValueError("send at least one of firstName, lastName, email, metadata or referrer")
+        return self
+
+    def given(self) -> list[str]:
+        return (["email"] if self.email is not None else []) + super().given()
+
+
+class UpdateParticipantRow(_ParticipantChanges):
+    """A bulk ``updateParticipant`` row: ``email`` names the participant, ``newEmail`` is its new address."""
+
+    email: Email
+    new_email: Email | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> UpdateParticipantRow:
+        if self.new_email is None and not self.given():
+            raise ValueError("send at least one of firstName, lastName, newEmail, metadata or referrer")
+        return self
+
+    def update(self) -> UpdateParticipantRequest:
+        """The row as the API's update of the participant ``email``."""
+        return UpdateParticipantRequest.model_validate(
+            {**self.model_dump(exclude={"email", "new_email"}, exclude_none=True), "email": self.new_email}
+        )
+
+
+class DeleteParticipantRow(RequestModel):
+    """A bulk ``deleteParticipant`` row; ``contact`` also deletes the Loops contact (erasure)."""
+
+    email: Email
+    contact: StrictBool = False
+
+
+class DeleteContactRow(RequestModel):
+    """A bulk ``deleteContact`` row."""
+
+    email: Email
 
 
 class FlagRequest(RequestModel):

@@ -269,7 +269,12 @@ def _natural_key(operation: str, request: BaseModel | dict[str, Any]) -> tuple[s
     declared = operations.OPERATIONS.get(operation)
     if declared is None or not declared.natural_key or not isinstance(request, BaseModel):
         return None
-    return tuple(str(getattr(request, name)) for name in declared.natural_key)
+    # A field at its default is left out, so adding an optional field to a natural key (redeem's
+    # fulfill) keeps the keys of the requests that do not send it.
+    fields = type(request).model_fields
+    return tuple(
+        str(getattr(request, name)) for name in declared.natural_key if getattr(request, name) != fields[name].default
+    )
 
 
 def operation_of(event: dict[str, Any]) -> str:

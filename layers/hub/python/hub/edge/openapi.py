@@ -32,8 +32,8 @@ REF = "#/components/schemas/{model}"
 
 #: The operations the API serves (:mod:`hub.domain.operations`), in the document's order.
 OPERATIONS: list[Operation] = operations.routes()
-#: The one bulk operation that needs no campaign (``imports.check_target``).
-CAMPAIGNLESS_OPERATION = next(op.name for op in operations.bulk_operations() if op.campaignless)
+#: The bulk operations that need no campaign (``imports.check_target``).
+CAMPAIGNLESS_OPERATIONS = [op.name for op in operations.bulk_operations() if op.campaignless]
 
 
 def _char_class(characters: str) -> str:
@@ -153,10 +153,10 @@ def _exact_request(model: type[BaseModel], schema: dict[str, Any], bulk_names: l
                 branch["enum"] = bulk_names
     if model in (ImportRequest, UploadRequest):
         schema["anyOf"] = [
-            {"required": ["operation"], "properties": {"operation": {"const": CAMPAIGNLESS_OPERATION}}},
+            {"required": ["operation"], "properties": {"operation": {"enum": CAMPAIGNLESS_OPERATIONS}}},
             {"required": ["campaign"], "properties": {"campaign": {"type": "string"}}},
         ]
-        schema["description"] = f"campaign is required unless operation is {CAMPAIGNLESS_OPERATION}"
+        schema["description"] = f"campaign is required unless operation is one of {', '.join(CAMPAIGNLESS_OPERATIONS)}"
     if model is ImportRequest:
         properties["rows"]["minItems"] = 1
 
@@ -250,7 +250,7 @@ def _operation(op: Operation, refs: dict[Any, Any], bulk_names: list[str]) -> di
 def _parameters(op: Operation, bulk_names: list[str]) -> list[dict[str, Any]]:
     """The operation's path parameters, query parameters and (for a keyed write) Idempotency-Key."""
     parameters: list[dict[str, Any]] = []
-    for name in ("campaign", "email", "jobId", "provider"):
+    for name in ("campaign", "email", "rewardId", "jobId", "provider"):
         if "{" + name + "}" in op.route[1]:
             schema = {"email": EMAIL, "provider": _WEBHOOK_PROVIDER}.get(name, {"type": "string", "minLength": 1})
             parameters.append({"name": name, "in": "path", "required": True, "schema": schema})

@@ -46,7 +46,7 @@ from hub.domain.errors import (
     ValidationError,
 )
 from hub.domain.operations import Operation
-from hub.domain.requests import ContactSyncRequest, field_errors
+from hub.domain.requests import ContactSyncRequest, DeleteContactRow, DeleteParticipantRow, field_errors
 from hub.runtime import observability
 from hub.settings import env
 
@@ -77,8 +77,8 @@ class BulkOperation:
 
 
 def _bulk(op: Operation) -> BulkOperation:
-    assert op.request is not None and op.queue is not None, op.name
-    return BulkOperation(op.name, op.request, op.queue, op.extra_columns_into)
+    assert op.row_model is not None and op.queue is not None, op.name
+    return BulkOperation(op.name, op.row_model, op.queue, op.extra_columns_into)
 
 
 OPERATIONS: dict[str, BulkOperation] = {op.name: _bulk(op) for op in operations.bulk_operations()}
@@ -137,12 +137,20 @@ def fold_columns(operation: BulkOperation, values: dict[str, str]) -> dict[str, 
     """A CSV record as a row: columns that are not fields of the operation go into its metadata or
     properties (for add participant and sync contact), so nothing in the file is lost; for the other
     operations they are left out."""
-    fields = {info.alias or name for name, info in operation.model.model_fields.items()}
-    row: dict[str, Any] = {key: value for key, value in values.items() if key in fields}
+    fields = {info.alias or name: info for name, info in operation.model.model_fields.items()}
+    row: dict[str, Any] = {key: _csv_value(fields[key], value) for key, value in values.items() if key in fields}
     extra = {key: value for key, value in values.items() if key not in fields}
     if extra and operation.extra_columns_into is not None:
         row[operation.extra_columns_into] = extra
     return row
+
+
+def _csv_value(info: Any, value: str) -> Any:
+    """A CSV cell as its field takes it: ``true`` or ``false`` (any case) for a yes-or-no field, whose
+    model takes JSON booleans only; any other cell is left as written, for the model to judge."""
+    if info.annotation is bool and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
 
 
 class RowQueue:
@@ -312,15 +320,19 @@ class JobRows:
 
 def execute(operation: str, campaign: str | None, data: dict[str, Any], *, row_key: str) -> dict[str, Any]:
     """Run one row the way the API runs the same request (the same programs and contact store)."""
-    from hub.flows.contacts import sync_contact
+    from hub.flows.contacts import delete_contact, erase, sync_contact
     from hub.providers.program import program_for
 
     request = OPERATIONS[operation].model.model_validate(data)
     if isinstance(request, ContactSyncRequest):
         return sync_contact(request, idempotency_key=row_key)
+    if isinstance(request, DeleteContactRow):
+        return delete_contact(request.email).to_wire()
     if campaign is None:
         raise ValidationError("the row has no campaign", details=[{"field": "campaign", "reason": "is required"}])
     program = program_for(campaign)
+    if isinstance(request, DeleteParticipantRow):
+        return erase(program, request.email, contact=request.contact).to_wire()
     method = operations.OPERATIONS[operation].program_method
     assert method is not None, operation
     return _RUN[method](program, request)
@@ -335,8 +347,13 @@ def _added(program: Any, request: Any) -> dict[str, Any]:
 _RUN: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
     "add_participant": _added,
     "convert": lambda program, request: program.convert(request.email).to_wire(),
-    "redeem": lambda program, request: program.redeem(request.email, request.reward_id, request.milestone_id).to_wire(),
     "flag": lambda program, request: program.flag(request.email, request.reason).to_wire(),
+    "update_participant": lambda program, request: program.update_participant(
+        request.email, request.update()
+    ).to_wire(),
+    "redeem": lambda program, request: program.redeem(
+        request.email, request.reward_id, request.milestone_id, fulfill=request.fulfill
+    ).to_wire(),
 }
 
 

@@ -1,4 +1,5 @@
-"""The contact store (Loops): upserting contacts, sending events, copying referral stats onto contacts."""
+"""The contact store (Loops): upserting, reading and deleting contacts, sending events, copying referral
+stats onto contacts, and erasing a person from a campaign and from Loops in one call."""
 
 from __future__ import annotations
 
@@ -6,11 +7,19 @@ import hashlib
 import threading
 from typing import Any
 
-from hub.domain.errors import ConfigurationError
-from hub.domain.models import Participant, Provider
+from hub.domain.errors import (
+    ConfigurationError,
+    ContactNotFound,
+    HubError,
+    ParticipantNotFound,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from hub.domain.models import Contact, ContactDeletion, Deletion, Participant, Provider
 from hub.domain.requests import ContactSyncRequest
-from hub.providers.loops.client import LoopsClient
-from hub.providers.program import limiter_for, program_for, retry_policy
+from hub.providers.loops.client import LoopsClient, normalize_contacts
+from hub.providers.program import PROVIDER_NAMES, ReferralProgram, limiter_for, program_for, retry_policy
 from hub.settings.config import load_config, resolve_key
 
 _clients: dict[str, LoopsClient] = {}
@@ -91,3 +100,69 @@ def sync_contact(request: ContactSyncRequest, *, idempotency_key: str | None = N
         )
         result["eventSent"] = request.event.name
     return result
+
+
+def get_contact(email: str) -> Contact:
+    """The Loops contact with this email; :class:`ContactNotFound` when Loops has none."""
+    answer = loops_client().find_contact(email)
+    try:
+        contacts = normalize_contacts(answer)
+    except (ValueError, KeyError, TypeError):
+        raise ProviderError("Loops answered a contact lookup with a body the hub cannot read") from None
+    if not contacts:
+        raise ContactNotFound(
+            f"Loops has no contact {email}", details=[{"field": "email", "reason": "no such contact"}]
+        )
+    return contacts[0]
+
+
+def delete_contact(email: str) -> ContactDeletion:
+    """Delete the Loops contact with this email; :class:`ContactNotFound` when Loops has none."""
+    loops_client().delete_contact(email)
+    return ContactDeletion(email=email, deleted=True)
+
+
+#: The failures of a call that may be sent again, as the class to report them with.
+_TRANSIENT: tuple[type[HubError], ...] = (ProviderUnavailable, ProviderTimeout, ProviderError)
+
+
+def erase(program: ReferralProgram, email: str, *, contact: bool) -> Deletion:
+    """Remove the participant ``email`` from the program's campaign and, with ``contact``, its Loops
+    contact: the answer says what this call deleted where.
+
+    Without ``contact``, an unknown participant is :class:`ParticipantNotFound`. With it, the erasure
+    finishes what an earlier, interrupted one began: a participant already gone is ``deleted: false``
+    beside the contact's own answer, and only nothing to delete anywhere is a 404. Should Loops fail
+    after the participant was deleted, the error says so and that sending the same call again
+    finishes the erasure."""
+    try:
+        program.delete_participant(email)
+        deleted = True
+    except ParticipantNotFound:
+        if not contact:
+            raise
+        deleted = False
+    if not contact:
+        return Deletion(campaign=program.campaign, email=email, deleted=True, contact_deleted=None)
+    try:
+        contact_deleted = delete_contact(email).deleted
+    except ContactNotFound:
+        contact_deleted = False
+    except _TRANSIENT as exc:
+        if not deleted:
+            raise
+        provider = PROVIDER_NAMES[program.provider]
+        raise type(exc)(
+            f"the participant was deleted at {provider}, but its Loops contact was not: {exc.message}."
+            " Send the same request again to delete the contact",
+            details=[
+                {"field": "email", "reason": f"deleted at {provider}"},
+                {"field": "contact", "reason": f"not deleted in Loops: {exc.message}"},
+            ],
+        ) from None
+    if not deleted and not contact_deleted:
+        raise ParticipantNotFound(
+            f"nothing to delete: no participant {email} in campaign {program.campaign}, and no Loops contact",
+            details=[{"field": "email", "reason": "no such participant or contact"}],
+        )
+    return Deletion(campaign=program.campaign, email=email, deleted=deleted, contact_deleted=contact_deleted)

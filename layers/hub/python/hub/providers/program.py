@@ -16,6 +16,7 @@ from typing import Any
 from hub.domain import operations
 from hub.domain.errors import ConfigurationError, ParticipantNotFound, Unsupported, ValidationError
 from hub.domain.models import (
+    Campaign,
     Conversion,
     Flagged,
     Page,
@@ -23,11 +24,13 @@ from hub.domain.models import (
     Provider,
     Redemption,
     Referral,
+    ReferralStatus,
     Reward,
+    RewardRemoval,
     RewardStatus,
 )
 from hub.domain.providers import PROVIDERS
-from hub.domain.requests import AddParticipantRequest
+from hub.domain.requests import AddParticipantRequest, UpdateParticipantRequest
 from hub.providers.http import RetryPolicy
 from hub.providers.ratelimit.local import RateLimiter
 from hub.providers.ratelimit.shared import shared_limiter_for
@@ -59,9 +62,17 @@ class ReferralProgram:
         """Whether the provider has ``operation`` (a method name such as ``convert``)."""
         return getattr(cls, operation) is not getattr(ReferralProgram, operation)
 
-    def refuse_unplaced(self, request: AddParticipantRequest) -> None:
-        """:class:`ValidationError` naming each field of ``request`` the provider has no place for."""
-        unplaced = [name for name in request.given() if name not in self.add_fields]
+    #: The fields (camelCase) of an update (:class:`UpdateParticipantRequest`) the provider's update
+    #: call has a place for; any other is refused with 422 naming it, as for an add.
+    update_fields: frozenset[str] = frozenset()
+
+    def refuse_unplaced(
+        self, request: AddParticipantRequest | UpdateParticipantRequest, places: frozenset[str] | None = None
+    ) -> None:
+        """:class:`ValidationError` naming each field of ``request`` the provider has no place for
+        (``places``: the fields it has, by default :attr:`add_fields`)."""
+        places = self.add_fields if places is None else places
+        unplaced = [name for name in request.given() if name not in places]
         if unplaced:
             provider = PROVIDER_NAMES[self.provider]
             raise ValidationError(
@@ -110,8 +121,45 @@ class ReferralProgram:
         """Credit the referrer of the referred participant ``email``."""
         raise self.unsupported("convert")
 
-    def redeem(self, email: str, reward_id: str, milestone_id: str | None) -> Redemption:
+    def redeem(self, email: str, reward_id: str, milestone_id: str | None, *, fulfill: bool = True) -> Redemption:
+        """Redeem the reward; ``fulfill=False`` approves it without fulfilling it, where the provider
+        tells the two apart (elsewhere :meth:`refuse_approval` refuses it, naming ``fulfill``)."""
         raise self.unsupported("redeem")
+
+    def refuse_approval(self) -> ValidationError:
+        """422 for ``fulfill: false`` at a provider whose redeem does not tell approving from fulfilling."""
+        provider = PROVIDER_NAMES[self.provider]
+        return ValidationError(
+            f"{provider} does not approve a reward without fulfilling it: send fulfill true or leave it out",
+            details=[{"field": "fulfill", "reason": f"{provider} has no approval apart from redeeming"}],
+        )
+
+    def update_participant(self, email: str, update: UpdateParticipantRequest) -> Participant:
+        """Change the participant ``email`` (:class:`ParticipantNotFound` if none) and answer it as it
+        is now. Implementations call :meth:`refuse_unplaced` with :attr:`update_fields` first."""
+        raise self.unsupported("update_participant")
+
+    def delete_participant(self, email: str) -> None:
+        """Remove the participant ``email`` at the provider; :class:`ParticipantNotFound` if there is none
+        (a second delete of the same email is a 404, and reaches no one else)."""
+        raise self.unsupported("delete_participant")
+
+    def remove_reward(self, email: str, reward_id: str) -> RewardRemoval:
+        """Remove the participant's reward ``reward_id`` while it is not yet approved."""
+        raise self.unsupported("remove_reward")
+
+    def campaign_details(self) -> Campaign:
+        """The campaign as the provider describes it, with its reward catalog."""
+        raise self.unsupported("campaign_details")
+
+    def participants_page(self, cursor: str | None, limit: int) -> Page[Participant]:
+        """One page of the campaign's participants: at most ``limit``, from ``cursor`` (a previous
+        page's ``next_cursor``; None: the first page)."""
+        raise self.unsupported("participants_page")
+
+    def campaign_referrals(self, cursor: str | None, limit: int, status: ReferralStatus | None) -> Page[Referral]:
+        """One page of the campaign's referrals, of ``status`` only when given."""
+        raise self.unsupported("campaign_referrals")
 
     def flag(self, email: str, reason: str) -> Flagged:
         raise self.unsupported("flag")
