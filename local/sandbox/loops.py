@@ -37,8 +37,11 @@ reads them) switches to the others. Every such choice:
   (``errorMessages``): ``"descriptive"`` gives messages naming the field (``Email is required.``,
   ``eventName is required.``, ``Contact with this email already exists.``, ``Idempotency key has
   already been used``...).
-- *Statuses of the undocumented errors*: 400 for a missing or invalid field or body, 404 for deleting
-  an unknown contact, 401 for a missing or wrong key (any setting).
+- *Statuses of the undocumented errors*: 400 for a missing or invalid field or body, 401 for a
+  missing or wrong key (any setting).
+- *Deleting an unknown contact* (not shown): ``{"success": true, "message": "Contact deleted."}``, as if
+  there had been one, so the answer never tells whether anyone was deleted. Setting ``unknown_delete``
+  (``unknownDelete``): ``"not_found"`` answers 404 instead.
 - *A userId held by another contact* is refused with 409; a ``null`` contact property clears it; a
   nested value (object, array) as a contact property or event property is 400; an ``eventProperties``
   or ``mailingLists`` of ``null`` is the same as none (Loops' SDK sends them so); ``mailingLists`` on
@@ -72,6 +75,7 @@ IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60
 MAX_IDEMPOTENCY_KEY_LENGTH = 100
 FIND_FIELDS = ("set", "standard")
 ERROR_MESSAGES = ("terse", "descriptive")
+UNKNOWN_DELETE = ("success", "not_found")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -134,8 +138,10 @@ class LoopsSandbox(Sandbox):
         contact_ids: bool = False,
         find_fields: str = "set",
         error_messages: str = "terse",
+        unknown_delete: str = "success",
     ):
         self.team_name = team_name
+        self.unknown_delete = unknown_delete
         self.contact_ids = contact_ids
         self.find_fields = find_fields
         self.error_messages = error_messages
@@ -149,14 +155,22 @@ class LoopsSandbox(Sandbox):
             raise ValueError(f"find_fields must be one of {', '.join(FIND_FIELDS)}")
         if self.error_messages not in ERROR_MESSAGES:
             raise ValueError(f"error_messages must be one of {', '.join(ERROR_MESSAGES)}")
+        if self.unknown_delete not in UNKNOWN_DELETE:
+            raise ValueError(f"unknown_delete must be one of {', '.join(UNKNOWN_DELETE)}")
 
     def settings(self) -> dict[str, Any]:
         """The settings for what the document leaves open, camelCase as the control route takes them."""
-        return {"contactIds": self.contact_ids, "findFields": self.find_fields, "errorMessages": self.error_messages}
+        return {
+            "contactIds": self.contact_ids,
+            "findFields": self.find_fields,
+            "errorMessages": self.error_messages,
+            "unknownDelete": self.unknown_delete,
+        }
 
     def configure(self, **settings: Any) -> None:
-        """Change settings (``contact_ids``, ``find_fields``, ``error_messages``); others are a TypeError."""
-        unknown = set(settings) - {"contact_ids", "find_fields", "error_messages"}
+        """Change settings (``contact_ids``, ``find_fields``, ``error_messages``, ``unknown_delete``);
+        others are a TypeError."""
+        unknown = set(settings) - {"contact_ids", "find_fields", "error_messages", "unknown_delete"}
         if unknown:
             raise TypeError(f"unknown Loops sandbox settings: {', '.join(sorted(unknown))}")
         with self.lock:
@@ -169,6 +183,7 @@ class LoopsSandbox(Sandbox):
                 self.contact_ids = previous["contactIds"]
                 self.find_fields = previous["findFields"]
                 self.error_messages = previous["errorMessages"]
+                self.unknown_delete = previous["unknownDelete"]
                 raise
 
     def rules(self) -> list[Rule]:
@@ -270,10 +285,12 @@ class LoopsSandbox(Sandbox):
             if (email is None) == (user_id is None):
                 raise SandboxError(400, "Provide exactly one of email or userId.")
             key = self._email(email).lower() if email is not None else self._key_of_user(str(user_id))
-            if key is None or key not in self.contacts:
+            if (key is None or key not in self.contacts) and self.unknown_delete == "not_found":
                 raise SandboxError(404, "Contact not found.")
         except SandboxError as exc:
             return self.error(exc.status, exc.message)
+        if key is None or key not in self.contacts:
+            return json_response({"success": True, "message": "Contact deleted."})
         del self.contacts[key]
         self.mailing_lists.pop(key, None)
         return json_response({"success": True, "message": "Contact deleted."})
@@ -435,7 +452,12 @@ class LoopsSandbox(Sandbox):
         return json_response(created, 201)
 
     def _control_configure(self, payload: Any) -> Response:
-        names = {"contactIds": "contact_ids", "findFields": "find_fields", "errorMessages": "error_messages"}
+        names = {
+            "contactIds": "contact_ids",
+            "findFields": "find_fields",
+            "errorMessages": "error_messages",
+            "unknownDelete": "unknown_delete",
+        }
         if not isinstance(payload, dict) or set(payload) - set(names):
             return json_response({"error": f"settings are an object of {', '.join(names)}"}, 400)
         try:

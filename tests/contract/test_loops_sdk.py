@@ -149,7 +149,8 @@ def test_the_sdk_deletes_a_contact_by_email_or_user_id(sandbox, sdk, by):
 
 
 def test_the_sdk_deleting_an_unknown_contact_gets_a_404(sandbox, sdk):
-    # Given no such contact
+    # Given no such contact, at a Loops that answers 404 for it
+    sandbox.configure(unknown_delete="not_found")
     # When the SDK deletes it
     with pytest.raises(APIError) as raised:
         sdk.delete_contact(email="nobody@example.com")

@@ -269,8 +269,9 @@ def test_delete_contact_by_user_id(sandbox, client):
     assert sandbox.contacts == {}
 
 
-def test_delete_contact_of_an_unknown_contact_is_contact_not_found(client):
-    # Given no such contact
+def test_delete_contact_of_an_unknown_contact_is_contact_not_found_where_loops_answers_404(sandbox, client):
+    # Given no such contact, at a Loops that answers 404 for it
+    sandbox.configure(unknown_delete="not_found")
     # When it is deleted
     with pytest.raises(NotFound) as raised:
         client.delete_contact("nobody@example.com")
@@ -547,9 +548,18 @@ def test_an_error_message_echoing_the_key_is_redacted(sandbox, client):
     assert KEY not in str(raised.value)
 
 
+def test_delete_contact_of_an_unknown_contact_answers_success_by_default(sandbox, client):
+    # Given no such contact, at a Loops that answers success for it (the document shows no answer)
+    # When it is deleted
+    answer = client.delete_contact("nobody@example.com")
+    # Then the answer cannot tell: the hub's contact flow finds the contact first (tests/e2e/test_lifecycle.py)
+    assert answer == {"success": True, "message": "Contact deleted."}
+
+
 def test_no_documented_error_carries_the_key(sandbox, client):
     # Given every documented failure
     sandbox.seed_contact("adam@example.com")
+    sandbox.configure(unknown_delete="not_found")
     calls = [
         lambda: client.create_contact("adam@example.com"),
         lambda: client.update_contact(""),
@@ -622,15 +632,21 @@ def test_sandbox_settings_are_read_and_changed_over_http(sandbox):
     # Given the sandbox's control root
     root = sandbox.base_url.removesuffix(API)
     # When every setting is switched over HTTP
-    wanted = {"contactIds": not sandbox.contact_ids, "findFields": "standard", "errorMessages": "terse"}
+    wanted = {
+        "contactIds": not sandbox.contact_ids,
+        "findFields": "standard",
+        "errorMessages": "terse",
+        "unknownDelete": "not_found",
+    }
     answer = requests.post(f"{root}/_sandbox/settings", json=wanted, timeout=5)
     # Then the answer, a read and the sandbox all hold the new settings
     assert answer.status_code == 200
     assert answer.json() == wanted == requests.get(f"{root}/_sandbox/settings", timeout=5).json()
-    assert (sandbox.contact_ids, sandbox.find_fields, sandbox.error_messages) == (
+    assert (sandbox.contact_ids, sandbox.find_fields, sandbox.error_messages, sandbox.unknown_delete) == (
         wanted["contactIds"],
         "standard",
         "terse",
+        "not_found",
     )
 
 

@@ -1,8 +1,10 @@
 """Bulk imports: rows validated up front, queued to their operation's SQS queue, and run by the
 queue's consumer exactly once each at the provider's rate.
 
-- Every operation of the hub that writes has a queue: ``addParticipant``, ``convert``, ``redeem``,
-  ``flag`` and ``syncContact``. Rows are validated with the same models as the API's bodies.
+- Every operation of the hub that writes has a queue: ``addParticipant``, ``updateParticipant``,
+  ``deleteParticipant``, ``convert``, ``redeem``, ``flag``, ``syncContact`` and ``deleteContact``.
+  Rows are validated with the same models as the API's bodies, or (where a row must name what the
+  API's path names: the participant an update or a delete is for) the registry's row model.
 - A row's message names its job, row number, operation and campaign. The consumer runs it under an
   idempotency key made of that meaning and the row's email, so a redelivered or duplicated message
   never reaches the provider twice, and counts its outcome once (:class:`hub.aws.jobs.JobStore`).

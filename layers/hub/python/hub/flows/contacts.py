@@ -117,7 +117,11 @@ def get_contact(email: str) -> Contact:
 
 
 def delete_contact(email: str) -> ContactDeletion:
-    """Delete the Loops contact with this email; :class:`ContactNotFound` when Loops has none."""
+    """Delete the Loops contact with this email; :class:`ContactNotFound` when Loops has none.
+
+    The contact is found first: Loops' document shows no answer of a delete, and one that answers
+    success for an unknown contact too would have the hub claim a deletion that never was."""
+    get_contact(email)
     loops_client().delete_contact(email)
     return ContactDeletion(email=email, deleted=True)
 
