@@ -52,15 +52,20 @@ def erase(sandboxes: Sandboxes, url: str, people: list[str]) -> tuple[dict[str, 
         time.sleep(0.5)
 
 
-def run() -> dict[str, Any]:
+def seeded(people: list[str]) -> Sandboxes:
+    """Started sandboxes at their documented limits, each person a GrowSurf participant and a Loops contact."""
     sandboxes = Sandboxes()
     sandboxes.start()
     sandboxes.growsurf.set_rate_limit(SandboxRate(30, 5.0))
     sandboxes.loops.set_rate_limit(SandboxRate(10, 1.0))
-    people = [f"erase-{n}@example.com" for n in range(ROWS)]
     sandboxes.growsurf.seed_participants({"email": address} for address in people)
     for address in people:
         sandboxes.loops.seed_contact(address, firstName="Erased")
+    return sandboxes
+
+
+def erased_by_the_hub(sandboxes: Sandboxes, people: list[str]) -> tuple[dict[str, Any], float]:
+    """``people`` erased by one import on a local run configured with the documented limits."""
     with tempfile.TemporaryDirectory() as workdir:
         config = Path(workdir) / "hub.toml"
         config.write_text(
@@ -77,14 +82,23 @@ def run() -> dict[str, Any]:
         }
         process, url = spawn(env, Path(workdir) / "hub.log", API_KEY)
         try:
-            job, elapsed = erase(sandboxes, url, people)
+            return erase(sandboxes, url, people)
         finally:
             stop_spawned(process)
-            sandboxes.stop()
+
+
+def run() -> dict[str, Any]:
+    people = [f"erase-{n}@example.com" for n in range(ROWS)]
+    sandboxes = seeded(people)
+    try:
+        job, elapsed = erased_by_the_hub(sandboxes, people)
+    finally:
+        sandboxes.stop()
     growsurf_deletes = [r.path.rsplit("/", 1)[-1] for r in sandboxes.growsurf.received if r.method == "DELETE"]
     loops_deletes = [r.json["email"] for r in sandboxes.loops.requests_to("/contacts/delete", "POST")]
-    remaining_participants = sum(1 for address in people if _has_participant(sandboxes, address))
-    remaining_contacts = sum(1 for address in people if sandboxes.loops.contact(address) is not None)
+    remaining = sum(_has_participant(sandboxes, address) for address in people) + sum(
+        sandboxes.loops.contact(address) is not None for address in people
+    )
     return {
         "elapsed": elapsed,
         "succeeded": job["succeeded"],
@@ -93,10 +107,14 @@ def run() -> dict[str, Any]:
         "growsurf_deletes": len(growsurf_deletes),
         "loops_calls": len(sandboxes.loops.received),
         "loops_deletes": len(loops_deletes),
-        "twice": (len(growsurf_deletes) - len(set(growsurf_deletes))) + (len(loops_deletes) - len(set(loops_deletes))),
-        "lost": max(ROWS - job["succeeded"] - job["failed"], 0) + remaining_participants + remaining_contacts,
+        "twice": _repeats(growsurf_deletes) + _repeats(loops_deletes),
+        "lost": max(ROWS - job["succeeded"] - job["failed"], 0) + remaining,
         "throttled": sandboxes.growsurf.throttled + sandboxes.loops.throttled,
     }
+
+
+def _repeats(names: list[str]) -> int:
+    return len(names) - len(set(names))
 
 
 def _has_participant(sandboxes: Sandboxes, address: str) -> bool:

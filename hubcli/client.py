@@ -98,9 +98,18 @@ def path_segment(value: str) -> str:
     return urllib.parse.quote(value, safe="@")
 
 
+#: The methods that write: each request of one carries an ``Idempotency-Key``.
+WRITES = ("POST", "PATCH", "DELETE")
+
+
+def new_idempotency_key() -> str:
+    """A key for one new write: its retries keep it, another write gets another."""
+    return f"hub-cli-{uuid.uuid4().hex}"
+
+
 class HubClient:
-    """Calls the hub. GETs, and POSTs carrying an ``Idempotency-Key``, are retried on connection
-    errors, 429 (after its ``Retry-After``), 502, 503 and 504; the key makes a retried POST count once."""
+    """Calls the hub. GETs, and writes carrying an ``Idempotency-Key``, are retried on connection
+    errors, 429 (after its ``Retry-After``), 502, 503 and 504; the key makes a retried write count once."""
 
     def __init__(self, url: str, api_key: str, *, timeout: float = 60.0, retries: int = 2):
         self.url = url
@@ -114,7 +123,7 @@ class HubClient:
             status=retries,
             backoff_factor=0.5,
             status_forcelist=(429, 502, 503, 504),
-            allowed_methods=None,  # every method: the POSTs made here all carry an Idempotency-Key
+            allowed_methods=None,  # every method: the writes made here all carry an Idempotency-Key
             respect_retry_after_header=True,
             raise_on_status=False,
         )
@@ -122,7 +131,7 @@ class HubClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         # One key per command: its retries count once, and running the command again is a new request.
-        self.idempotency_key = f"hub-cli-{uuid.uuid4().hex}"
+        self.idempotency_key = new_idempotency_key()
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)
@@ -130,10 +139,14 @@ class HubClient:
     def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         return self.request("POST", path, json=body, **kwargs)
 
+    def delete(self, path: str, params: dict[str, Any] | None = None, *, key: str | None = None) -> Any:
+        """``DELETE path``, with ``key`` as its ``Idempotency-Key`` (default: the command's)."""
+        return self.request("DELETE", path, params=params, headers={"Idempotency-Key": key} if key else None)
+
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
         """The JSON answer of a 2xx; a :class:`CliError` for anything else."""
         sent = dict(headers or {})
-        if method == "POST":
+        if method in WRITES:
             sent.setdefault("Idempotency-Key", self.idempotency_key)
         try:
             response = self.session.request(

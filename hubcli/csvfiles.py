@@ -87,6 +87,25 @@ def without_error_column(path: Path, directory: str | None = None) -> Path | Non
     return Path(out.name)
 
 
+def emails_in(path: Path) -> list[str]:
+    """The emails a file lists, in file order: the ``email`` column of a CSV file whose header names one
+    (matched as the hub matches columns: ``Email``, ``EMAIL``), else the first field of each line (a
+    plain list, one address a line). Blank records and cells are left out."""
+    with _open(path) as handle:
+        rows = [fields for _row, fields in records(handle) if not _is_blank(fields)]
+    position = _email_column(rows[0]) if rows else None
+    cells = [_cell(fields, 0) for fields in rows] if position is None else [_cell(f, position) for f in rows[1:]]
+    return [cell for cell in cells if cell]
+
+
+def _email_column(header: list[str]) -> int | None:
+    return next((n for n, name in enumerate(header) if _loose(name) == "email"), None)
+
+
+def _cell(fields: list[str], position: int) -> str:
+    return fields[position].strip() if len(fields) > position else ""
+
+
 def error_text(error: dict[str, Any]) -> str:
     """A failure's error in one cell: code, message, and each detail's field and reason."""
     text = f"{error.get('code', 'ERROR')}: {error.get('message', '')}"

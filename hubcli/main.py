@@ -10,14 +10,23 @@ import argparse
 import json
 import os
 import sys
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, importer, render
-from .client import DEFAULT_URL, CliError, Exit, HubClient, path_segment, resolve_target, usage_error
-from .csvfiles import ERROR_COLUMN, without_error_column, write_failed_rows
+from . import __version__, erase, importer, render
+from .client import (
+    DEFAULT_URL,
+    CliError,
+    Exit,
+    HubClient,
+    new_idempotency_key,
+    path_segment,
+    resolve_target,
+    unavailable,
+    usage_error,
+)
+from .csvfiles import ERROR_COLUMN, emails_in, without_error_column, write_failed_rows
 
 #: The bulk operations, as the hub's operation registry has them (a test holds the two together: this
 #: package is a client of the API and ships without the layer).
@@ -89,14 +98,18 @@ def cmd_import(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
 
 def _finish(hub: HubClient, job_id: str, args: argparse.Namespace, out: Output, *, source: Path | None) -> Exit:
     """Follow the job to its end, then report it with every failed row (and write them if asked)."""
+    return _report(hub, _follow(hub, job_id, args, out), args, out, source=source)
+
+
+def _follow(hub: HubClient, job_id: str, args: argparse.Namespace, out: Output) -> dict[str, Any]:
+    """The job once it has ended, its progress shown on the way."""
     try:
-        job = importer.follow(
+        return importer.follow(
             hub, job_id, progress=importer.progress_for(out.stderr, quiet=args.quiet, every=args.every), poll=args.poll
         )
     except KeyboardInterrupt:
         out.note(f"\nStopped watching. The job goes on in the hub: hub job {job_id} --wait")
         raise
-    return _report(hub, job, args, out, source=source)
 
 
 def _report(hub: HubClient, job: dict[str, Any], args: argparse.Namespace, out: Output, *, source: Path | None) -> Exit:
@@ -157,6 +170,97 @@ def cmd_participant(hub: HubClient, args: argparse.Namespace, out: Output) -> Ex
     return Exit.OK
 
 
+def cmd_campaigns(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
+    if args.name is None:
+        listing = hub.get("/campaigns")
+        out.result(listing, render.campaigns_table(listing))
+    else:
+        found = hub.get(f"/campaigns/{path_segment(args.name)}")
+        out.result(found, render.campaign(found))
+    return Exit.OK
+
+
+def cmd_participants(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
+    path = f"/campaigns/{path_segment(args.campaign)}/participants"
+    page = _every_page(hub, path, args) if args.all else hub.get(path, params=_page_params(args.limit, args.cursor))
+    out.result(page, render.participants_table(page, args.campaign))
+    return Exit.OK
+
+
+def _page_params(limit: int | None, cursor: str | None) -> dict[str, Any]:
+    return {"limit": limit or 20, **({"cursor": cursor} if cursor else {})}
+
+
+def _every_page(hub: HubClient, path: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Every page from ``--cursor`` (or the first) on, following ``nextCursor``: their items joined."""
+    items: list[Any] = []
+    cursor, seen = args.cursor, set()
+    while True:
+        page = hub.get(path, params=_page_params(args.limit or 100, cursor))
+        items += page.get("items") or []
+        cursor = page.get("nextCursor")
+        if not cursor:
+            return {"items": items, "nextCursor": None}
+        if cursor in seen:
+            raise unavailable(f"the hub answered the cursor {cursor} twice: the listing does not advance")
+        seen.add(cursor)
+
+
+def cmd_erase(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
+    emails = _erased_emails(args, out)
+    if args.file or len(emails) > erase.ONE_BY_ONE_MAX:
+        return _erase_by_import(hub, emails, args, out)
+    erasure = erase.one_by_one(hub, args.campaign, emails)
+    document = erasure.document()
+    out.result(document, render.erasure(document, shown=args.show))
+    return Exit.INCOMPLETE if erasure.failed else Exit.OK
+
+
+def _erased_emails(args: argparse.Namespace, out: Output) -> list[str]:
+    """The emails to erase: those given, then those of ``--file``, each once."""
+    given = list(args.emails)
+    if args.file:
+        source = Path(args.file)
+        if not source.is_file():
+            raise usage_error(f"{args.file} is not a file")
+        given += emails_in(source)
+    emails = erase.unique(given)
+    if not emails:
+        raise usage_error("nobody to erase: give one EMAIL or more, or --file FILE listing them")
+    if len(emails) < len(given):
+        out.note(f"Leaving out {len(given) - len(emails):,} repeated or blank email(s).")
+    return emails
+
+
+def _erase_by_import(hub: HubClient, emails: list[str], args: argparse.Namespace, out: Output) -> Exit:
+    """The erasure of many people as one ``deleteParticipant`` job, each row with ``contact`` true."""
+    sheet = erase.sheet(emails)
+    try:
+        answer = importer.start(
+            hub, sheet, campaign=args.campaign, operation="deleteParticipant", upload="auto", say=out.note
+        )
+    finally:
+        sheet.unlink(missing_ok=True)
+    job_id = str(answer["jobId"])
+    out.note(f"Job {job_id} erases {len(emails):,} people; Ctrl-C stops watching, not the job.")
+    job = _follow(hub, job_id, args, out)
+    failures = importer.all_failures(hub, job) if job.get("failed") or job.get("nextCursor") else job["failures"]
+    document = erase.of_job(args.campaign, emails, job, failures).document()
+    out.result(document, render.job_summary(job) + "\n" + render.erasure(document, shown=args.show))
+    return Exit.INCOMPLETE if document["failed"] else Exit.OK
+
+
+def cmd_contact(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
+    path = f"/contacts/{path_segment(args.email)}"
+    if args.delete:
+        answer = hub.delete(path)
+        out.result(answer, render.contact_deleted(answer))
+    else:
+        found = hub.get(path)
+        out.result(found, render.contact(found))
+    return Exit.OK
+
+
 def cmd_sync(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
     body: dict[str, Any] = {"email": args.email}
     for field, value in (
@@ -197,7 +301,7 @@ def cmd_redrive(hub: HubClient, args: argparse.Namespace, out: Output) -> Exit:
     while True:
         # Each request moves what it can within its own time budget and is new work, so it gets a new
         # key (the client's retries of one request keep its key).
-        hub.idempotency_key = f"hub-cli-{uuid.uuid4().hex}"
+        hub.idempotency_key = new_idempotency_key()
         answer = hub.post("/deadletters/redrive", body)
         for queue in answer.get("queues") or []:
             total = moved.setdefault(queue["operation"], {"operation": queue["operation"], "moved": 0, "reopened": 0})
@@ -279,8 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="hub",
-        description="Referral Hub on the command line: imports, jobs, participants, contact syncs, checks and"
-        " dead letters.",
+        description="Referral Hub on the command line: imports, jobs, campaigns, participants, erasure, contacts and"
+        " their syncs, checks and dead letters.",
         epilog="Exit codes: 0 ok; 1 done with failures (failed rows, doctor problems, messages left); 2 usage or"
         " input error; 3 the hub refused the request (4xx); 4 the hub could not answer (unreachable, 5xx);"
         " 130 interrupted. See docs/cli.md.",
@@ -294,8 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    def follow_flags(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--failed-csv", metavar="PATH", help="write the failed rows (with a hub_error column) here")
+    def follow_flags(sub: argparse.ArgumentParser, *, failed_csv: bool = True) -> None:
+        if failed_csv:
+            sub.add_argument(
+                "--failed-csv", metavar="PATH", help="write the failed rows (with a hub_error column) here"
+            )
         sub.add_argument(
             "--show", type=bounded(0, 1_000_000), default=SHOWN_FAILURES, help="failed rows to print (%(default)s)"
         )
@@ -310,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = command("import", cmd_import, "import a CSV file as a bulk job, show its progress, report its failed rows")
     imp.add_argument("file", metavar="FILE.csv")
-    imp.add_argument("--campaign", help="the campaign (optional for syncContact)")
+    imp.add_argument("--campaign", help="the campaign (optional for syncContact; deleteContact takes none)")
     imp.add_argument("--operation", choices=OPERATIONS, default="addParticipant", help="(default %(default)s)")
     imp.add_argument(
         "--upload",
@@ -331,9 +438,39 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--source", metavar="FILE", help="the file the job imported (for --failed-csv)")
     follow_flags(job)
 
+    camps = command(
+        "campaigns", cmd_campaigns, "list the configured campaigns; with NAME, one campaign and its reward catalog"
+    )
+    camps.add_argument("name", metavar="NAME", nargs="?", help="a campaign: show it as its provider describes it")
+
+    parts = command("participants", cmd_participants, "list a campaign's participants, a page or all of them")
+    parts.add_argument("campaign", metavar="CAMPAIGN")
+    parts.add_argument(
+        "--limit", type=bounded(1, 100), metavar="N", help="participants per page, 1 to 100 (20; with --all, 100)"
+    )
+    parts.add_argument("--cursor", help="start from this page, as the previous page printed it")
+    parts.add_argument("--all", action="store_true", help="every page, following nextCursor to the end")
+
     part = command("participant", cmd_participant, "show a campaign's participant")
     part.add_argument("campaign", metavar="CAMPAIGN")
     part.add_argument("email", metavar="EMAIL")
+
+    era = command(
+        "erase",
+        cmd_erase,
+        "delete people from a campaign and their Loops contacts: one request each for a few, one bulk job for"
+        f" more than {erase.ONE_BY_ONE_MAX} or a --file",
+    )
+    era.add_argument("emails", metavar="EMAIL", nargs="*")
+    era.add_argument("--campaign", required=True, help="the campaign to delete them from")
+    era.add_argument(
+        "--file", metavar="FILE", help="a CSV file with an email column, or a list of emails one a line (a bulk job)"
+    )
+    follow_flags(era, failed_csv=False)
+
+    cont = command("contact", cmd_contact, "show a Loops contact; --delete deletes it")
+    cont.add_argument("email", metavar="EMAIL")
+    cont.add_argument("--delete", action="store_true", help="delete the contact in Loops")
 
     sync = command("sync", cmd_sync, "upsert a contact in Loops (with a campaign's referral stats if --campaign)")
     sync.add_argument("email", metavar="EMAIL")

@@ -154,3 +154,118 @@ def redrive(result: dict[str, Any]) -> str:
         text += "\nStill in the dead-letter queues: " + ", ".join(f"{q['operation']} {q['remaining']:,}" for q in left)
         text += " (a message whose move failed reappears within two minutes; run hub dlq redrive again)."
     return text
+
+
+def campaigns_table(listing: dict[str, Any]) -> str:
+    items = listing.get("items") or []
+    if not items:
+        return "No campaigns configured."
+    rows = [[str(c.get("name")), str(c.get("provider")), ", ".join(c.get("operations") or []) or "-"] for c in items]
+    return table(["CAMPAIGN", "PROVIDER", "OPERATIONS"], rows)
+
+
+def campaign(c: dict[str, Any]) -> str:
+    """A campaign as its provider describes it, then its reward catalog."""
+    fields = [
+        ["name", _shown(c.get("name"))],
+        ["status", _shown(c.get("status"))],
+        ["participants", _count(c.get("participantCount"))],
+        ["referrals", _count(c.get("referralCount"))],
+    ]
+    head = f"{c.get('campaign')} ({c.get('provider')})"
+    card = head + "\n" + "\n".join(f"  {label.ljust(14)}{value}" for label, value in fields)
+    rewards = c.get("rewards") or []
+    if not rewards:
+        return card + "\nRewards: none in the catalog."
+    rows = [
+        [str(r.get("id")), _shown(r.get("type")), _count(r.get("conversionsRequired")), _shown(r.get("description"))]
+        for r in rewards
+    ]
+    catalog = table(["REWARD", "TYPE", "CONVERSIONS", "DESCRIPTION"], rows)
+    return card + "\nRewards:\n" + "\n".join(f"  {line}" for line in catalog.splitlines())
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "-"
+
+
+def participants_table(page: dict[str, Any], campaign_name: str) -> str:
+    items = page.get("items") or []
+    if not items:
+        return "No participants."
+    rows = [
+        [
+            str(p.get("email")),
+            _shown(" ".join(part for part in (p.get("firstName"), p.get("lastName")) if part)),
+            _shown(p.get("referralCode")),
+            _count(p.get("referralCount")),
+            _count(p.get("rank")),
+            str(p.get("createdAt") or "-")[:19].replace("T", " "),
+        ]
+        for p in items
+    ]
+    text = table(["EMAIL", "NAME", "REFERRAL CODE", "REFERRALS", "RANK", "CREATED (UTC)"], rows)
+    if page.get("nextCursor"):
+        text += f"\nMore: hub participants {campaign_name} --cursor {page['nextCursor']}"
+    return text
+
+
+def contact(c: dict[str, Any]) -> str:
+    """A Loops contact: its fields, then each property."""
+    fields = [
+        ["name", _shown(" ".join(part for part in (c.get("firstName"), c.get("lastName")) if part))],
+        ["user id", _shown(c.get("userId"))],
+        ["contact id", _shown(c.get("id"))],
+    ]
+    properties = c.get("properties") or {}
+    lines = [f"{c.get('email')} (Loops contact)", *(f"  {label.ljust(14)}{value}" for label, value in fields)]
+    lines.append(f"  properties    {len(properties)}" if properties else "  properties    none")
+    lines += [f"    {key} = {value}" for key, value in sorted(properties.items())]
+    return "\n".join(lines)
+
+
+def contact_deleted(answer: dict[str, Any]) -> str:
+    return f"Deleted the Loops contact {answer.get('email')}."
+
+
+_CONTACT_OUTCOMES = {
+    True: "Loops contact deleted",
+    False: "no Loops contact to delete",
+    None: "Loops contact not asked for",
+}
+
+
+def deletion(answer: dict[str, Any]) -> str:
+    """What one erasure deleted where: the participant at its provider, the contact in Loops."""
+    where = answer.get("campaign")
+    participant = (
+        f"participant deleted from {where}"
+        if answer.get("deleted")
+        else f"no participant in {where} (deleted before, or never there)"
+    )
+    return f"{answer.get('email')}: {participant}; {_CONTACT_OUTCOMES.get(answer.get('contactDeleted'))}"
+
+
+def erasure(document: dict[str, Any], *, shown: int) -> str:
+    """An erasure's outcome: each email's (one by one) or the job's counts, then each failed email."""
+    lines = [deletion(answer) for answer in document.get("results") or []]
+    lines += [f"{_who(f)}: failed: {_failure_text(f)}" for f in (document.get("failures") or [])[:shown]]
+    more = len(document.get("failures") or []) - shown
+    if more > 0:
+        lines.append(f"... and {more:,} more failed (--json lists them all)")
+    total, failed = int(document.get("total", 0)), int(document.get("failed", 0))
+    verdict = f"Erased {int(document.get('succeeded', 0)):,} of {total:,} in {document.get('campaign')}"
+    if failed:
+        verdict += f"; {failed:,} failed (erasing them again finishes what a failure left undone)."
+    return "\n".join([*lines, verdict + ("" if failed else ".")])
+
+
+def _who(failure: dict[str, Any]) -> str:
+    """The email of a failed erasure; a failure of no row of its job is the file's."""
+    return str(failure.get("email") or ("the file" if failure.get("row") == 0 else f"row {failure.get('row')}"))
+
+
+def _failure_text(failure: dict[str, Any]) -> str:
+    text = error_text(failure.get("error") or {})
+    status = failure.get("httpStatus")
+    return f"{text} (HTTP {status})" if status else text

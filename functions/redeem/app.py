@@ -18,7 +18,10 @@ def redeem(campaign: str) -> Response:
         app,
         "redeem",
         request,
-        lambda: Outcome(200, program.redeem(request.email, request.reward_id, request.milestone_id).to_wire()),
+        lambda: Outcome(
+            200,
+            program.redeem(request.email, request.reward_id, request.milestone_id, fulfill=request.fulfill).to_wire(),
+        ),
         scope=campaign,
     )
 

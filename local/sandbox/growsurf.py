@@ -37,6 +37,14 @@ with their camelCase names, :data:`SETTINGS`). Each default is the least conveni
   ``data.reward.approved`` false, as the document says; a reward unlocking emits it too (with its own
   ``approved``). Payloads are kept in ``webhooks`` (``GET /_sandbox/webhooks``) and, with
   ``webhook_url``, posted there signed with ``webhook_secret`` (``GrowSurf-Signature``).
+- ``update_refusal_status`` (default 400): Update Participant promises "an error response" for a new
+  email another participant has, for a ``referredBy`` when a referrer is assigned already and for a
+  ``referralStatus`` once awarded, without a status; 400 is the least convenient (a client cannot tell
+  those from a bad field), 409 and 422 are the other plausible ones.
+- ``update_unknown_referrer`` (default ``"ignored"``): an Update Participant ``referredBy`` that names
+  no participant is ignored (the update goes on without it, as Add Participant's is), so a client that
+  leaves the check to GrowSurf answers success for a referrer never assigned; ``"refused"`` answers 400
+  ``INVALID_REFERRED_BY``. The participant itself as ``referredBy`` is always 400.
 - ``manual_approval`` (default True) and ``reward_every`` (default 1), as below.
 
 - The 429 is ``{"success": false, "code": "RATE_LIMIT", "message": ...}`` with one
@@ -46,11 +54,19 @@ with their camelCase names, :data:`SETTINGS`). Each default is the least conveni
 - Add participant answers 200 both for a new participant and for an existing email (then the existing
   participant, unchanged). An unknown ``referredBy`` is ignored (the participant joins without a
   referrer). ``referralStatus`` defaults per ``referral_trigger``.
-- Update participant: an unknown ``referredBy`` (or the participant itself) -> 400
-  ``INVALID_REFERRED_BY``; a referrer already assigned -> 400 ``REFERRER_ALREADY_ASSIGNED``; an email
-  another participant has -> 400 ``EMAIL_ALREADY_EXISTS``; ``referralStatus`` when already awarded ->
-  400 ``REFERRAL_ALREADY_AWARDED``, without a referrer -> 400 ``NO_REFERRER``. Nothing changes unless
-  the whole update is valid.
+- Update participant: an unknown ``referredBy`` per ``update_unknown_referrer``, the participant itself
+  -> 400 ``INVALID_REFERRED_BY``; a referrer already assigned (even the same one) ->
+  ``update_refusal_status`` ``REFERRER_ALREADY_ASSIGNED``; an email another participant has ->
+  ``update_refusal_status`` ``EMAIL_ALREADY_EXISTS``; ``referralStatus`` when already awarded ->
+  ``update_refusal_status`` ``REFERRAL_ALREADY_AWARDED``, without a referrer -> 400 ``NO_REFERRER``.
+  A ``referredBy`` assigned without ``referralStatus`` gets the ``referral_trigger``'s default, as on
+  an add. Nothing changes unless the whole update is valid; the answer is the participant as it is now.
+- Remove participant: the participant, its rewards and the invites it sent are gone; a second remove is
+  404. The participants it referred keep their ``referralStatus`` with a null ``referrer``, and their
+  referrer's credits stay.
+- Campaign: the one reward of the catalog is ``DOUBLE_SIDED`` with a ``referralDescription`` (the
+  friend's side), or ``SINGLE_SIDED`` without one (the document's two examples), with
+  ``conversionsRequired`` = ``reward_every``.
 - ``referralCount`` counts credited (``CREDIT_AWARDED``) referrals and ``referrals`` lists their ids;
   a credit stays when the referred participant is removed. Rank: referral count descending, then
   sign-up order (the document's example, though its prose says "ascending"); ``monthlyRank`` the same
@@ -128,6 +144,17 @@ SORT_FIELDS = ("updatedAt", "createdAt", "email", "referralTriggeredAt")
 REFERRAL_TRIGGERS = ("SIGN_UP", "SIGN_UP_QUALIFYING_ACTION")
 #: How errors other than the 429 are answered: no body, a message only, or a made-up ``code`` too.
 ERROR_STYLES = ("empty", "message", "coded")
+#: The statuses Update Participant's undocumented "error response" may plausibly have.
+UPDATE_REFUSAL_STATUSES = (400, 409, 422)
+#: What Update Participant does with a ``referredBy`` naming nobody.
+UNKNOWN_REFERRER_READINGS = ("ignored", "refused")
+#: The settings that take one of a few values, and those values.
+_CHOICES = {
+    "referral_trigger": REFERRAL_TRIGGERS,
+    "error_style": ERROR_STYLES,
+    "update_refusal_status": UPDATE_REFUSAL_STATUSES,
+    "update_unknown_referrer": UNKNOWN_REFERRER_READINGS,
+}
 #: camelCase setting (``/_sandbox/settings``) -> attribute.
 SETTINGS = {
     "referralTrigger": "referral_trigger",
@@ -141,6 +168,8 @@ SETTINGS = {
     "webhookUrl": "webhook_url",
     "webhookSecret": "webhook_secret",
     "rewardEvery": "reward_every",
+    "updateRefusalStatus": "update_refusal_status",
+    "updateUnknownReferrer": "update_unknown_referrer",
 }
 #: Fields some of the document's own examples leave out: answered only with ``optional_fields``.
 OPTIONAL_FIELDS = (
@@ -273,10 +302,11 @@ class SentInvite:
 
 
 def _check_settings(sandbox: GrowSurfSandbox) -> None:
-    if sandbox.referral_trigger not in REFERRAL_TRIGGERS:
-        raise ValueError(f"referral_trigger must be one of {', '.join(REFERRAL_TRIGGERS)}")
-    if sandbox.error_style not in ERROR_STYLES:
-        raise ValueError(f"error_style must be one of {', '.join(ERROR_STYLES)}")
+    for name, allowed in _CHOICES.items():
+        value = getattr(sandbox, name)
+        # bool is an int: True must not pass for 400.
+        if isinstance(value, bool) or value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}")
     if not isinstance(sandbox.reward_every, int) or sandbox.reward_every < 1:
         raise ValueError("reward_every must be at least 1")
     if sandbox.credit_expiry_ms is not None and (
@@ -324,6 +354,8 @@ class GrowSurfSandbox(Sandbox):
         double_sided: bool = True,
         optional_fields: bool = False,
         approval_webhook: bool = True,
+        update_refusal_status: int = 400,
+        update_unknown_referrer: str = "ignored",
         webhook_url: str | None = None,
         webhook_secret: str = "growsurf-sandbox-webhook-secret",  # noqa: S107 (a loopback test double's)
         campaign_name: str = "Sandbox Referral Campaign",
@@ -343,6 +375,8 @@ class GrowSurfSandbox(Sandbox):
         self.double_sided = double_sided
         self.optional_fields = optional_fields
         self.approval_webhook = approval_webhook
+        self.update_refusal_status = update_refusal_status
+        self.update_unknown_referrer = update_unknown_referrer
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         _check_settings(self)
@@ -918,10 +952,16 @@ class GrowSurfSandbox(Sandbox):
         if referred_by is None:
             return None
         referrer = self._lookup(str(referred_by))
+        if referrer is None and self.update_unknown_referrer == "ignored":
+            return None
         if referrer is None or referrer.id == record.id:
             raise _invalid("REFERRED_BY", f"referredBy {referred_by} is not another participant")
         if record.referrer_id is not None:
-            raise SandboxError(400, "REFERRER_ALREADY_ASSIGNED", f"Participant {record.id} already has a referrer")
+            raise SandboxError(
+                self.update_refusal_status,
+                "REFERRER_ALREADY_ASSIGNED",
+                f"Participant {record.id} already has a referrer",
+            )
         return referrer
 
     def _check_status_change(self, record: ParticipantRecord, status: Any, referrer: ParticipantRecord | None) -> None:
@@ -934,7 +974,9 @@ class GrowSurfSandbox(Sandbox):
             raise SandboxError(400, "NO_REFERRER", f"Participant {record.id} has no referrer")
         if record.referral_status == "CREDIT_AWARDED":
             raise SandboxError(
-                400, "REFERRAL_ALREADY_AWARDED", f"Referral credit for participant {record.id} was already awarded"
+                self.update_refusal_status,
+                "REFERRAL_ALREADY_AWARDED",
+                f"Referral credit for participant {record.id} was already awarded",
             )
 
     def _check_email_change(self, record: ParticipantRecord, email: Any) -> None:
@@ -945,7 +987,11 @@ class GrowSurfSandbox(Sandbox):
             raise _invalid("EMAIL", "email must be an email address")
         other = self._by_email(email)
         if other is not None and other.id != record.id:
-            raise SandboxError(400, "EMAIL_ALREADY_EXISTS", f"Email {email} is already used by another participant")
+            raise SandboxError(
+                self.update_refusal_status,
+                "EMAIL_ALREADY_EXISTS",
+                f"Email {email} is already used by another participant",
+            )
 
     def _apply_update(self, record: ParticipantRecord, update: ParticipantUpdate) -> None:
         """Write a checked update onto the participant, then assign its referrer or set its referral status."""
@@ -1168,20 +1214,27 @@ class GrowSurfSandbox(Sandbox):
             "status": "IN_PROGRESS",
             # Not in the document's examples; GrowSurf's official client requires it.
             "type": "REFERRAL",
-            "rewards": [
-                {
-                    "id": DEFAULT_REWARD_ID,
-                    "type": "DOUBLE_SIDED" if self.double_sided else "SINGLE_SIDED",
-                    "description": f"Refer {self.reward_every} friend(s) and earn a reward",
-                    "isUnlimited": True,
-                    "limit": None,
-                    "conversionsRequired": self.reward_every,
-                    "numberOfWinners": None,
-                    "imageUrl": None,
-                    "metadata": {},
-                }
-            ],
+            "rewards": [self._catalog_reward()],
         }
+
+    def _catalog_reward(self) -> dict[str, Any]:
+        """The campaign's one reward, as the document's examples show one of each type."""
+        reward: dict[str, Any] = {
+            "id": DEFAULT_REWARD_ID,
+            "type": "DOUBLE_SIDED" if self.double_sided else "SINGLE_SIDED",
+            "description": f"Refer {self.reward_every} friend(s) and earn a reward",
+            "isUnlimited": True,
+            "limit": None,
+            "conversionsRequired": self.reward_every,
+            "numberOfWinners": None,
+            "imageUrl": None,
+            # Not in the document's examples; GrowSurf's official client requires it.
+            "metadata": {},
+        }
+        if self.double_sided:
+            # Only the document's DOUBLE_SIDED example has the friend's side of the reward.
+            reward["referralDescription"] = "Join through a friend and earn a reward too"
+        return reward
 
     # -- control routes ---------------------------------------------------------------------------
 

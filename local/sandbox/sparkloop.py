@@ -31,19 +31,28 @@ sandbox answers as follows (the client's module docstring holds the matching cho
   subscriber's ``ref_code``; deleting a referral takes it out of the count.
 - List: ``type`` other than all/referrals/advocates -> 400 "Invalid type!"; ``per_page`` above 200 is
   200, one that is not a positive integer is the default 50; ``page`` that is not a positive integer is
-  1; a page past the end is empty. ``total_pages`` is ``ceil(total_subscribers / per_page)`` (0 when
-  there are none). Order: ``created_at`` descending, later sign-ups first on equal timestamps.
+  1; a page past the end is empty (200, no error). ``total_pages`` is ``ceil(total_subscribers /
+  per_page)`` (0 when there are none). Order: ``created_at`` descending, later sign-ups first on equal
+  timestamps.
+- The document shows ``meta`` of an unfiltered list only. With a ``type``, ``total_subscribers`` (and
+  so ``total_pages``) count every subscriber of the campaign by default, not only that type (setting
+  ``type_totals="all"``); ``type_totals="typed"`` (constructor argument, or ``POST
+  /_sandbox/settings`` ``{"typeTotals": "typed"}``) counts that type only.
 - Update: the subscriber is looked up before the body; a body without ``status`` is "You have to
   update at least 1 field."; another status is "Invalid status!". The status is kept (see
   :meth:`SparkLoopSandbox.status_of`) but not shown, as in the documented answer.
-- Delete: 400 "Failed to delete subscriber <uuid>" for subscribers marked with
-  :meth:`SparkLoopSandbox.fail_deletes_of` (the only way the documented failure can be produced).
+- Delete: 200 ``{"message": "Successfully deleted subscriber <uuid>"}``; the subscriber is gone (get by
+  UUID or email, and a second delete, are the documented 404s ``Subscriber <uuid> not found!``); its
+  referrals keep their ``referrer_code``. 400 "Failed to delete subscriber <uuid>" for subscribers
+  marked with :meth:`SparkLoopSandbox.fail_deletes_of` (the only way the documented failure can be
+  produced).
 
 Seeding: :meth:`SparkLoopSandbox.seed_subscriber` in Python, and over HTTP ``POST /_sandbox/subscribers``
 (alias ``/_sandbox/participants``: ``email``, ``name``, ``referrer`` as a ref code or an email,
 ``createdAt``, ``origin``, ``status``, ``ipAddress``, ``userAgent``, ``utmSource``, ``utmCampaign``),
 ``GET /_sandbox/subscribers`` (every subscriber, oldest first, with its ``status``),
-``POST /_sandbox/failing-deletes`` (``uuid``) and ``GET``/``POST /_sandbox/settings``.
+``POST /_sandbox/failing-deletes`` (``uuid``) and ``GET``/``POST /_sandbox/settings`` (``retryAfter``,
+``typeTotals``).
 """
 
 from __future__ import annotations
@@ -66,6 +75,8 @@ DOCUMENTED_RATE = SandboxRate(requests=60, per_seconds=60)
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
 TYPES = ("all", "referrals", "advocates")
+#: What ``meta`` counts on a list of one ``type``: every subscriber (``all``) or that type (``typed``).
+TYPE_TOTALS = ("all", "typed")
 STATUSES = ("unsubscribed", "confirmed")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _SUBSCRIBER = "/campaigns/<campaign_uuid>/subscribers"
@@ -133,14 +144,18 @@ class SparkLoopSandbox(Sandbox):
         campaign_id: str = DEFAULT_CAMPAIGN_ID,
         rate: SandboxRate | None = None,
         retry_after: bool = False,
+        type_totals: str = "all",
     ):
+        if type_totals not in TYPE_TOTALS:
+            raise ValueError(f"type_totals must be one of {', '.join(TYPE_TOTALS)}")
         self.campaign_id = campaign_id
         self.retry_after = retry_after
+        self.type_totals = type_totals
         super().__init__(api_key=api_key, rate=rate)
 
     def settings(self) -> dict[str, Any]:
         """The settings for what the document leaves open, camelCase as the control route takes them."""
-        return {"retryAfter": self.retry_after}
+        return {"retryAfter": self.retry_after, "typeTotals": self.type_totals}
 
     def rules(self) -> list[Rule]:
         return [
@@ -258,11 +273,12 @@ class SparkLoopSandbox(Sandbox):
         page = _positive(request.args.get("page"), 1)
         selected = [record for record in self._newest_first() if self._is_of_type(record, kind)]
         start = (page - 1) * per_page
+        counted = len(selected) if self.type_totals == "typed" else len(self.subscribers)
         meta = {
             "per_page": per_page,
             "page": page,
-            "total_pages": math.ceil(len(selected) / per_page),
-            "total_subscribers": len(selected),
+            "total_pages": math.ceil(counted / per_page),
+            "total_subscribers": counted,
         }
         return json_response({"subscribers": [self._view(r) for r in selected[start : start + per_page]], "meta": meta})
 
@@ -450,10 +466,18 @@ class SparkLoopSandbox(Sandbox):
         return json_response(created, 201)
 
     def _control_configure(self, body: dict[str, Any]) -> Response:
-        if set(body) - {"retryAfter"} or not isinstance(body.get("retryAfter", False), bool):
-            return json_response({"error": "settings are an object of retryAfter (true or false)"}, 400)
+        if (
+            set(body) - {"retryAfter", "typeTotals"}
+            or not isinstance(body.get("retryAfter", False), bool)
+            or body.get("typeTotals", "all") not in TYPE_TOTALS
+        ):
+            return json_response(
+                {"error": "settings are an object of retryAfter (true or false) and typeTotals ('all' or 'typed')"},
+                400,
+            )
         with self.lock:
             self.retry_after = body.get("retryAfter", self.retry_after)
+            self.type_totals = body.get("typeTotals", self.type_totals)
         return json_response(self.settings())
 
     def _control_failing_deletes(self, body: dict[str, Any]) -> Response:

@@ -52,8 +52,23 @@ its fields in camelCase, ``GET /_sandbox/readings``) switches to the others. The
   ``referrer`` (a referral code; an unknown one is a 400) and ``customFields``; any other field (such
   as ``lastName``) is ignored, as a provider ignores what it does not know. Adding an email already
   there is 409 "This email is already in the system (duplicate submission)" (the rank section's
-  troubleshooting). Update participant also takes ``lastName`` (its section: "change the
-  participant's name, last name") and answers the documented ``{firstName, customFields}``.
+  troubleshooting).
+- Update participant (section 4) takes the union of its table and its sample: ``apiToken``,
+  ``campaignId`` and ``email`` (required: the 400 says "make sure email and campaignId are provided"),
+  ``newEmail`` (one another participant has is the documented 409 "The newEmail is already used by
+  another participant"; the referrals and orders of the participant follow it), ``firstName``,
+  ``referrer`` (a referral code of another participant, else a 400) and ``customFields`` (an object,
+  else a 400); an unknown ``email`` is the documented 404.
+- [reading] The update's introduction says it changes a "last name" but no field of it is named.
+  ``updateLastName``: ``"ignored"`` (default: neither the table nor the sample has one, so a
+  ``lastName`` sent is dropped, as any unknown field) or ``"kept"`` (``lastName`` changes it).
+- [reading] Whether an update's ``customFields`` replaces or merges is not written.
+  ``customFieldsUpdate``: ``"replace"`` (default: the object sent becomes the whole custom data) or
+  ``"merge"`` (its keys are merged into it).
+- [reading] The update's sample answer carries only ``firstName`` and ``customFields``, what the sample
+  request changed. ``updateAnswer``: ``"changed"`` (default) answers those of the two the request
+  sent, nothing else (``{}`` for a change of email alone); ``"whole"`` answers the participant as GET
+  participant does (under ``participantAnswer``).
 - [reading] The secret token is accepted in the ``x-api-token`` header, the ``apiToken`` body field or
   the ``apiToken`` query parameter; the reward endpoints also accept ``x-campaign-id`` alone, as
   documented. A missing or wrong token is 403 (the rank section's troubleshooting).
@@ -117,6 +132,9 @@ class Readings:
     convert_answer: Literal["sample", "status"] = "sample"
     unknown_rewards: Literal["empty", "404"] = "empty"
     leaderboard: bool = True
+    update_answer: Literal["changed", "whole"] = "changed"
+    update_last_name: Literal["ignored", "kept"] = "ignored"
+    custom_fields_update: Literal["replace", "merge"] = "replace"
 
     def to_wire(self) -> dict[str, Any]:
         return {to_camel(name): value for name, value in asdict(self).items()}
@@ -141,8 +159,17 @@ READINGS: dict[str, Readings] = {
         convert_answer="status",
         unknown_rewards="404",
         leaderboard=False,
+        update_last_name="kept",
+        custom_fields_update="merge",
     ),
-    "full": Readings(participant_answer="full", error_body="message", email_match="folded", unknown_rewards="404"),
+    "full": Readings(
+        participant_answer="full",
+        error_body="message",
+        email_match="folded",
+        unknown_rewards="404",
+        update_answer="whole",
+        update_last_name="kept",
+    ),
 }
 
 # The document's own wording of each error, used when ``errorBody`` is "message".
@@ -475,16 +502,32 @@ class ViralLoopsSandbox(Sandbox):
     def _update(self, params: dict[str, Any]) -> Response:
         record = self._participant(params["email"])
         new_email = self._new_email(record, params.get("newEmail"))
+        custom = params.get("customFields")
+        if custom is not None and not isinstance(custom, dict):
+            raise SandboxError(400, "Missing or invalid parameters")
         if params.get("referrer"):
             record.referrer = self._key(self._new_referrer(record, str(params["referrer"])).email)
-        if isinstance(params.get("customFields"), dict):
-            record.custom_fields.update(params["customFields"])
-        record.first_name = params.get("firstName", record.first_name)
-        record.last_name = params.get("lastName", record.last_name)
+        self._update_details(record, params)
         if new_email is not None:
             self._rename(record, new_email)
-        # The documented answer: the participant's first name and custom fields.
-        return success({"firstName": record.first_name, "customFields": dict(record.custom_fields)})
+        if self.readings.update_answer == "whole":
+            return success(self._participant_view(record))
+        # The sample answer: of the participant's first name and custom fields, the ones the request changed.
+        changed = {"firstName": record.first_name, "customFields": dict(record.custom_fields)}
+        return success({name: value for name, value in changed.items() if name in params})
+
+    def _update_details(self, record: ParticipantRecord, params: dict[str, Any]) -> None:
+        """An update's names and ``customFields``, as the readings take them (the last name, replace or merge)."""
+        record.first_name = params.get("firstName", record.first_name)
+        if self.readings.update_last_name == "kept":
+            record.last_name = params.get("lastName", record.last_name)
+        custom = params.get("customFields")
+        if custom is None:
+            return
+        if self.readings.custom_fields_update == "replace":
+            record.custom_fields = dict(custom)
+        else:
+            record.custom_fields.update(custom)
 
     def _new_email(self, record: ParticipantRecord, new_email: str | None) -> str | None:
         """The ``newEmail`` an update moves the participant to; None when it names the same email."""

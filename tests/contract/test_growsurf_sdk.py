@@ -23,6 +23,8 @@ SETTINGS = {
         "trigger_refusals": True,
         "double_sided": False,
         "optional_fields": True,
+        "update_refusal_status": 409,
+        "update_unknown_referrer": "refused",
     },
 }
 
@@ -63,6 +65,15 @@ def test_retrieve_campaign(sdk, ann):
     # Then it parses, with the campaign's id, count and reward catalog
     assert (campaign.id, campaign.participant_count) == (CAMPAIGN, 1)
     assert campaign.rewards[0].conversions_required == 1
+
+
+def test_retrieve_campaign_parses_the_reward_catalog_of_each_side(sdk, sandbox):
+    # Given the sandbox's catalog reward (double-sided with the friend's description, or single-sided)
+    # When the official client retrieves the campaign
+    (reward,) = sdk.campaign.retrieve(CAMPAIGN).rewards
+    # Then the reward parses with its type, and the friend's side only when double-sided
+    assert reward.type == ("DOUBLE_SIDED" if sandbox.double_sided else "SINGLE_SIDED")
+    assert (reward.referral_description is not None) is sandbox.double_sided
 
 
 def test_list_campaigns(sdk):
@@ -119,6 +130,20 @@ def test_list_participants(sdk, ann, bob):
     assert page.next_id == bob["id"]
 
 
+def test_list_participants_follows_next_id_to_the_last_page(sdk, sandbox, ann, bob):
+    # Given two participants and the first page of one
+    first = sdk.campaign.list_participants(CAMPAIGN, limit=1)
+    # When the official client reads the page its nextId names
+    second = sdk.campaign.list_participants(CAMPAIGN, limit=1, next_id=first.next_id)
+    # Then the sandbox took nextId, and the last page parses with a null nextId
+    assert sandbox.requests_to(f"/campaign/{CAMPAIGN}/participants", "GET")[1].query == {
+        "limit": "1",
+        "nextId": bob["id"],
+    }
+    assert [p.email for p in second.participants] == ["bob@example.com"]
+    assert second.next_id is None
+
+
 def test_list_leaderboard(sdk, sandbox, ann, bob):
     # Given Ann credited for Bob
     sandbox.trigger(bob["id"])
@@ -135,6 +160,43 @@ def test_update_participant(sdk, sandbox, ann):
     updated = sdk.campaign.participant.update(ann["id"], id=CAMPAIGN, first_name="Annie", metadata={"team": "a"})
     # Then the answer parses with the change
     assert (updated.first_name, updated.metadata) == ("Annie", {"team": "a"})
+
+
+def test_update_participant_by_email_with_a_new_email_a_referrer_and_a_removed_key(sdk, sandbox, ann):
+    # Given Gil, whom nobody referred, with metadata
+    sandbox.seed_participant("gil+1@example.com", metadata={"plan": "free", "team": "a"})
+    # When the official client updates him by email: a new email, Ann as referrer, a key removed
+    updated = sdk.campaign.participant.update(
+        "gil+1@example.com",
+        id=CAMPAIGN,
+        email="gil@example.com",
+        referred_by=ann["id"],
+        referral_status="CREDIT_PENDING",
+        metadata={"plan": "pro", "team": None},
+    )
+    # Then the sandbox took the documented body on the email's path, and the answer parses as changed
+    (post,) = sandbox.requests_to("/participant/gil+1@example.com", "POST")
+    assert post.json == {
+        "email": "gil@example.com",
+        "referredBy": ann["id"],
+        "referralStatus": "CREDIT_PENDING",
+        "metadata": {"plan": "pro", "team": None},
+    }
+    assert (updated.email, updated.metadata, updated.referral_status) == (
+        "gil@example.com",
+        {"plan": "pro"},
+        "CREDIT_PENDING",
+    )
+    assert updated.referrer is not None and updated.referrer.id == ann["id"]
+
+
+def test_an_update_to_a_taken_email_is_the_clients_error_for_the_settings_status(sdk, sandbox, ann, bob):
+    # Given Ann and Bob, and the sandbox's status for the document's undocumented update errors
+    expected = {400: growsurf.BadRequestError, 409: growsurf.ConflictError, 422: growsurf.UnprocessableEntityError}
+    # When the official client gives Bob Ann's email, Then its error of that status, and Bob is unchanged
+    with pytest.raises(expected[sandbox.update_refusal_status]):
+        sdk.campaign.participant.update("bob@example.com", id=CAMPAIGN, email="ann@example.com")
+    assert sandbox.participant(bob["id"])["email"] == "bob@example.com"
 
 
 def test_trigger_referral_credits_a_pending_referral(sdk, sandbox, ann, bob):
@@ -180,6 +242,28 @@ def test_approve_with_fulfill(sdk, sandbox, ann, bob):
     assert sandbox.rewards_of(ann["id"])[0]["status"] == "FULFILLED"
 
 
+def test_approve_without_fulfill(sdk, sandbox, ann, bob):
+    # Given Ann's reward pending approval
+    reward_id = credited_reward(sandbox, ann, bob)
+    # When the official client approves it with fulfill false
+    answer = sdk.campaign.reward.approve(reward_id, id=CAMPAIGN, fulfill=False)
+    # Then the sandbox took the body, and the reward is approved, not fulfilled
+    assert answer.success is True
+    assert sandbox.requests_to(f"/reward/{reward_id}/approve", "POST")[0].json == {"fulfill": False}
+    (reward,) = sdk.campaign.participant.list_rewards(ann["id"], id=CAMPAIGN).rewards
+    assert (reward.approved, reward.status, reward.is_fulfilled) == (True, "PENDING", False)
+
+
+def test_removing_an_approved_reward_is_the_clients_bad_request(sdk, sandbox, ann, bob):
+    # Given Ann's reward approved
+    reward_id = credited_reward(sandbox, ann, bob)
+    sdk.campaign.reward.approve(reward_id, id=CAMPAIGN)
+    # When the official client removes it, Then its BadRequestError, and the reward stays
+    with pytest.raises(growsurf.BadRequestError):
+        sdk.campaign.reward.delete(reward_id, id=CAMPAIGN)
+    assert [r["id"] for r in sandbox.rewards_of(ann["id"])] == [reward_id]
+
+
 def test_remove_a_reward(sdk, sandbox, ann, bob):
     # Given Ann's reward pending approval
     reward_id = credited_reward(sandbox, ann, bob)
@@ -199,6 +283,29 @@ def test_list_campaign_referrals(sdk, ann, bob):
         ("bob@example.com", "CREDIT_PENDING", ann["id"])
     ]
     assert referrals.more is False
+
+
+def test_list_campaign_referrals_sorted_by_offset_and_status(sdk, sandbox, ann, bob):
+    # Given Bob's referral credited, and Cat's pending
+    sandbox.trigger(bob["id"])
+    sandbox.seed_participant("cat@example.com", referrer=ann["id"], referral_status="CREDIT_PENDING")
+    # When the official client lists the pending ones oldest first from offset 0, then the rest from offset 1
+    first = sdk.campaign.list_referrals(
+        CAMPAIGN, sort_by="createdAt", desc=False, limit=1, offset=0, referral_status="CREDIT_PENDING"
+    )
+    rest = sdk.campaign.list_referrals(CAMPAIGN, sort_by="createdAt", desc=False, limit=1, offset=1)
+    # Then the sandbox took the documented query, and both answers parse with more, as documented
+    assert sandbox.requests_to(f"/campaign/{CAMPAIGN}/referrals", "GET")[0].query == {
+        "sortBy": "createdAt",
+        "desc": "false",
+        "limit": "1",
+        "offset": "0",
+        "referralStatus": "CREDIT_PENDING",
+    }
+    assert [(r.email, r.referral_status, first.more) for r in first.referrals] == [
+        ("cat@example.com", "CREDIT_PENDING", False)
+    ]
+    assert [(r.email, rest.more, rest.next_offset) for r in rest.referrals] == [("cat@example.com", False, None)]
 
 
 def test_send_invites_and_list_a_participants_referrals_and_invites(sdk, sandbox, ann, bob):
@@ -224,6 +331,13 @@ def test_remove_participant(sdk, sandbox, ann):
     # Then the answer parses and she is gone
     assert answer.success is True
     assert sandbox.participants == {}
+
+
+def test_removing_an_unknown_participant_is_the_clients_not_found(sdk):
+    # Given no such participant
+    # When the official client removes it by email, Then its NotFoundError
+    with pytest.raises(growsurf.NotFoundError):
+        sdk.campaign.participant.delete("ghost@example.com", id=CAMPAIGN)
 
 
 def test_an_unknown_participant_is_the_clients_not_found(sdk):

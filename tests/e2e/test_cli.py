@@ -222,8 +222,20 @@ def test_sync_sends_the_contact_and_typed_properties_to_loops(hub: Hub, sandboxe
         (["import", "no-such-file.csv", "--campaign", "demo-growsurf"], {}, 2, "no-such-file.csv is not a file"),
         (["sync", "x@example.com", "--property", "novalue"], {}, 2, "is not key=value"),
         (["sync", "not-an-email"], {}, 3, "email: must be an email address"),
+        (["erase", "--campaign", "demo-growsurf"], {}, 2, "nobody to erase"),
+        (["erase", "x@example.com", "--campaign", "no-such-campaign"], {}, 3, "no campaign named 'no-such-campaign'"),
     ],
-    ids=["refused", "wrong-key", "unreachable", "no-key", "no-file", "bad-flag", "invalid-field"],
+    ids=[
+        "refused",
+        "wrong-key",
+        "unreachable",
+        "no-key",
+        "no-file",
+        "bad-flag",
+        "invalid-field",
+        "nobody-to-erase",
+        "erase-unknown-campaign",
+    ],
 )
 def test_failures_exit_with_the_documented_code_and_say_why(hub: Hub, args, env, exit_code, words):
     # Given a command that cannot succeed
@@ -244,6 +256,162 @@ def test_an_error_with_json_is_a_document_on_stdout(hub: Hub):
     document = json.loads(done.stdout)
     assert document["error"]["code"] == "PARTICIPANT_NOT_FOUND"
     assert (document["httpStatus"], document["exitCode"], done.returncode) == (404, 3, 3)
+
+
+# -- campaigns, participants, erasure, contacts -----------------------------------------------------
+
+
+def test_campaigns_lists_the_demo_campaigns_with_their_providers(hub: Hub):
+    # Given the session's hub, with one demo campaign per provider
+    # When the campaigns are listed, in words and as JSON
+    words = run_hub(hub, "campaigns")
+    listing = json.loads(run_hub(hub, "campaigns", "--json").stdout)
+    # Then each has its provider, and only GrowSurf's has the campaign read
+    assert words.returncode == 0, words.stderr
+    by_name = {item["name"]: item for item in listing["items"]}
+    assert {name: item["provider"] for name, item in by_name.items()} == {
+        "demo-growsurf": "growsurf",
+        "demo-viral-loops": "viral_loops",
+        "demo-sparkloop": "sparkloop",
+    }
+    assert "getCampaign" in by_name["demo-growsurf"]["operations"]
+    assert "getCampaign" not in by_name["demo-sparkloop"]["operations"]
+    assert re.search(r"^demo-sparkloop +sparkloop +\S", words.stdout, flags=re.MULTILINE), words.stdout
+
+
+def test_campaign_shows_the_growsurf_reward_catalog(hub: Hub, sandboxes: Sandboxes):
+    # Given the GrowSurf campaign
+    # When it is shown, in words and as JSON
+    words = run_hub(hub, "campaigns", "demo-growsurf")
+    campaign = json.loads(run_hub(hub, "campaigns", "demo-growsurf", "--json").stdout)
+    # Then it is GrowSurf's campaign with its catalog
+    assert words.returncode == 0, words.stderr
+    assert (campaign["campaign"], campaign["provider"], campaign["name"]) == (
+        "demo-growsurf",
+        "growsurf",
+        sandboxes.growsurf.campaign_name,
+    )
+    [reward] = campaign["rewards"]
+    assert reward["conversionsRequired"] == sandboxes.growsurf.reward_every
+    assert words.stdout.startswith("demo-growsurf (growsurf)")
+    assert "Rewards:" in words.stdout and reward["id"] in words.stdout
+
+
+def test_a_campaign_of_a_provider_without_a_campaign_read_is_501(hub: Hub):
+    # Given the SparkLoop campaign / When it is shown
+    done = run_hub(hub, "campaigns", "demo-sparkloop")
+    # Then the hub's 501 is told, with the exit code of a 5xx, and nothing lands on stdout
+    assert done.returncode == 4, done.stderr
+    assert "501 UNSUPPORTED_OPERATION" in done.stderr
+    assert done.stdout == ""
+
+
+def test_participants_all_lists_every_participant_once(hub: Hub, sandboxes: Sandboxes):
+    # Given 45 participants in the GrowSurf campaign
+    tag = uuid.uuid4().hex[:8]
+    emails = [f"page-{tag}-{n}@example.com" for n in range(45)]
+    sandboxes.growsurf.seed_participants({"email": email} for email in emails)
+    # When every page of 20 is listed as JSON
+    done = run_hub(hub, "participants", "demo-growsurf", "--limit", "20", "--all", "--json")
+    # Then each participant is there once, and GrowSurf was read page by page
+    document = json.loads(done.stdout)
+    assert done.returncode == 0, done.stderr
+    assert Counter(p["email"] for p in document["items"]) == Counter(dict.fromkeys(emails, 1))
+    assert document["nextCursor"] is None
+    assert len(sandboxes.growsurf.requests_to("/participants", "GET")) >= 3
+
+
+def test_participants_pages_on_with_the_cursor_it_prints(hub: Hub, sandboxes: Sandboxes):
+    # Given three participants
+    tag = uuid.uuid4().hex[:8]
+    emails = [f"cursor-{tag}-{n}@example.com" for n in range(3)]
+    sandboxes.growsurf.seed_participants({"email": email} for email in emails)
+    # When a page of two is listed, then the page its last line names
+    first = run_hub(hub, "participants", "demo-growsurf", "--limit", "2")
+    more = re.search(r"^More: hub participants demo-growsurf --cursor (\S+)$", first.stdout, flags=re.MULTILINE)
+    assert first.returncode == 0 and more is not None, first.stdout + first.stderr
+    second = json.loads(run_hub(hub, "participants", "demo-growsurf", "--cursor", more.group(1), "--json").stdout)
+    # Then the two pages hold the three participants between them
+    shown = [line.split()[0] for line in first.stdout.splitlines()[1:3]]
+    assert sorted(shown + [p["email"] for p in second["items"]]) == sorted(emails)
+
+
+def test_erase_deletes_the_participant_and_the_contact(hub: Hub, sandboxes: Sandboxes):
+    # Given a GrowSurf participant who is also a Loops contact
+    email = f"erase-{uuid.uuid4().hex[:8]}@example.com"
+    assert hub.post("/campaigns/demo-growsurf/participants", {"email": email}).status_code == 201
+    sandboxes.loops.seed_contact(email, firstName="Ada")
+    # When they are erased
+    done = run_hub(hub, "erase", email, "--campaign", "demo-growsurf")
+    # Then both are gone, and the user is told where each was deleted
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{email}: participant deleted from demo-growsurf; Loops contact deleted" in done.stdout
+    assert len(sandboxes.growsurf.requests_to(f"/participant/{email}", "DELETE")) == 1
+    assert sandboxes.loops.contact(email) is None
+    with pytest.raises(KeyError):
+        sandboxes.growsurf.participant(email)
+
+
+def test_erase_of_a_participant_gone_already_still_deletes_the_contact(hub: Hub, sandboxes: Sandboxes):
+    # Given a Loops contact whose participant was deleted before (an erasure whose Loops call failed)
+    email = f"half-{uuid.uuid4().hex[:8]}@example.com"
+    sandboxes.loops.seed_contact(email, firstName="Bob")
+    # When the erasure is sent again
+    done = run_hub(hub, "erase", email, "--campaign", "demo-growsurf", "--json")
+    # Then the contact is deleted and the participant reported as not there
+    [result] = json.loads(done.stdout)["results"]
+    assert done.returncode == 0, done.stderr
+    assert (result["deleted"], result["contactDeleted"]) == (False, True)
+    assert sandboxes.loops.contact(email) is None
+
+
+def test_erase_of_nobody_fails_that_email(hub: Hub):
+    # Given an email that is neither a participant nor a contact
+    email = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    # When it is erased
+    done = run_hub(hub, "erase", email, "--campaign", "demo-growsurf")
+    # Then that email failed with the hub's 404, and the exit code says not everything succeeded
+    assert done.returncode == 1, done.stderr
+    assert f"{email}: failed: " in done.stdout and "(HTTP 404)" in done.stdout
+
+
+def test_erase_of_a_file_is_one_job_that_deletes_everyone(hub: Hub, sandboxes: Sandboxes, tmp_path):
+    # Given three GrowSurf participants who are Loops contacts, listed in a CSV file
+    tag = uuid.uuid4().hex[:8]
+    emails = [f"leaver-{tag}-{n}@example.com" for n in range(3)]
+    for email in emails:
+        sandboxes.growsurf.seed_participant(email)
+        sandboxes.loops.seed_contact(email)
+    source = write_csv(tmp_path / "leavers.csv", ["Name", "Email"], [[f"P{n}", e] for n, e in enumerate(emails)])
+    # When they are erased
+    done = run_hub(hub, "erase", "--file", str(source), "--campaign", "demo-growsurf", "--json", "--poll", "0.5")
+    # Then one job deleted each participant once and each contact
+    document = json.loads(done.stdout)
+    assert done.returncode == 0, done.stderr
+    assert document["jobId"] and (document["total"], document["succeeded"], document["failed"]) == (3, 3, 0)
+    for email in emails:
+        assert len(sandboxes.growsurf.requests_to(f"/participant/{email}", "DELETE")) == 1
+        assert sandboxes.loops.contact(email) is None
+    listed = json.loads(run_hub(hub, "jobs", "--limit", "1", "--json").stdout)["items"][0]
+    assert (listed["jobId"], listed["operation"]) == (document["jobId"], "deleteParticipant")
+
+
+def test_contact_shows_then_deletes_the_loops_contact(hub: Hub, sandboxes: Sandboxes):
+    # Given a Loops contact with a property
+    email = f"contact-{uuid.uuid4().hex[:8]}@example.com"
+    sandboxes.loops.seed_contact(email, firstName="Grace", plan="pro")
+    # When it is shown, deleted, and asked for again
+    shown = run_hub(hub, "contact", email)
+    document = json.loads(run_hub(hub, "contact", email, "--json").stdout)
+    deleted = run_hub(hub, "contact", email, "--delete")
+    again = run_hub(hub, "contact", email)
+    # Then it was shown as Loops holds it, deleted there, and is then unknown (exit code 3)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"{email} (Loops contact)") and "Grace" in shown.stdout
+    assert document["email"] == email
+    assert (deleted.returncode, deleted.stdout) == (0, f"Deleted the Loops contact {email}.\n")
+    assert sandboxes.loops.contact(email) is None
+    assert again.returncode == 3 and "CONTACT_NOT_FOUND" in again.stderr
 
 
 # -- a hub of our own: doctor and dead letters --------------------------------------------------------

@@ -59,10 +59,28 @@ EXPECTED_STATUS = {
     "api_list_dead_letters": 200,
     "api_redrive_dead_letters": 200,
     "api_redrive_dead_letters_unknown_operation": 422,
+    "api_list_campaigns": 200,
+    "api_get_campaign_found": 200,
+    "api_get_campaign_unknown_campaign": 404,
+    "api_list_participants_first_page": 200,
+    "api_list_participants_invalid_limit": 422,
+    "api_update_participant_name": 200,
+    "api_update_participant_empty": 422,
+    "api_delete_participant_erasure": 200,
+    "api_delete_participant_invalid_contact": 422,
+    "api_remove_reward_unknown_campaign": 404,
+    "api_campaign_referrals_pending": 200,
+    "api_campaign_referrals_invalid_status": 422,
+    "api_get_contact_unknown": 404,
+    "api_delete_contact_invalid_email": 422,
 }
 # Queue, storage and schedule events: what the handler returns for them.
 EXPECTED_RESULT = {
     "sqs_add_participant_row": {"batchItemFailures": []},
+    # Each row's outcome is counted in its job (a row the provider refuses fails there, not in the batch).
+    "sqs_update_participant_row": {"batchItemFailures": []},
+    "sqs_delete_participant_row": {"batchItemFailures": []},
+    "sqs_delete_contact_row": {"batchItemFailures": []},
     "s3_split_import_upload": {"jobs": [{"jobId": "sample-upload-job", "rows": 2, "failed": 0}]},
     # Ada and Grace in every campaign: each contact's stats queued once; Viral Loops cannot list them.
     "schedule_sync_referral_stats": {

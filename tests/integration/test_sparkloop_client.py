@@ -550,8 +550,21 @@ def test_sandbox_settings_are_read_and_changed_over_http(sandbox):
     flipped = requests.post(f"{root}/_sandbox/settings", json={"retryAfter": not sandbox.retry_after}, timeout=5)
     # Then the answer and the sandbox both hold the new setting
     assert flipped.status_code == 200
-    assert requests.get(f"{root}/_sandbox/settings", timeout=5).json() == {"retryAfter": sandbox.retry_after}
-    assert flipped.json() == {"retryAfter": sandbox.retry_after}
+    expected = {"retryAfter": sandbox.retry_after, "typeTotals": "all"}
+    assert requests.get(f"{root}/_sandbox/settings", timeout=5).json() == expected
+    assert flipped.json() == expected
+
+
+def test_sandbox_type_totals_setting_is_changed_over_http_and_refuses_others(sandbox):
+    # Given the sandbox's control root
+    root = sandbox.base_url.removesuffix("/v1")
+    # When typeTotals is switched, and then set to a value it does not have
+    switched = requests.post(f"{root}/_sandbox/settings", json={"typeTotals": "typed"}, timeout=5)
+    refused = requests.post(f"{root}/_sandbox/settings", json={"typeTotals": "some"}, timeout=5)
+    # Then the first holds and the second is refused, the setting unchanged
+    assert switched.json()["typeTotals"] == "typed"
+    assert refused.status_code == 400
+    assert sandbox.type_totals == "typed"
 
 
 def test_sandbox_update_with_an_empty_body_answers_the_documented_400(sandbox, joanne):

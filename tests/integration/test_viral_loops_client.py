@@ -266,8 +266,9 @@ def test_get_participant_of_an_unknown_email_raises_participant_not_found(client
         client.get_participant("ghost@example.com")
 
 
-def test_update_participant_puts_the_token_and_fields_in_the_body(sandbox, client, referred):
-    # Given a participant
+def test_update_participant_puts_the_token_and_fields_in_the_body(sandbox, client, referred, readings):
+    # Given a participant with custom data
+    sandbox.participants["sam@example.com"].custom_fields = {"plan": "pro"}
     # When its email, names and custom fields are updated
     result = client.update_participant(
         "sam@example.com",
@@ -288,10 +289,17 @@ def test_update_participant_puts_the_token_and_fields_in_the_body(sandbox, clien
         "customFields": {"city": "Amsterdam"},
         "sendEmails": False,
     }
-    # And the answer is the documented one, and Sam is renamed, still referred by Alex
-    assert result == {"status": "success", "data": {"firstName": "Samuel", "customFields": {"city": "Amsterdam"}}}
+    # And Sam is renamed, still referred by Alex; the last name and custom data changed as the readings have it
     state = sandbox.participant("samuel@example.com")
-    assert (state["lastName"], state["referrer"]["email"]) == ("Stone", "alex@example.com")
+    assert state["referrer"]["email"] == "alex@example.com"
+    assert state["lastName"] == ("Stone" if readings.update_last_name == "kept" else None)
+    merged = {"plan": "pro", "city": "Amsterdam"} if readings.custom_fields_update == "merge" else {"city": "Amsterdam"}
+    assert state["customFields"] == merged
+    # And the answer is the sample's (only what the request changed) or the participant, per the reading
+    if readings.update_answer == "changed":
+        assert result == {"status": "success", "data": {"firstName": "Samuel", "customFields": merged}}
+    else:
+        assert result["data"]["referralCode"] == state["referralCode"]
 
 
 def test_update_participant_to_a_taken_email_raises_email_taken(client, referred):

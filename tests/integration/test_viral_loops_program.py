@@ -173,16 +173,21 @@ def test_add_sends_metadata_as_custom_fields_and_first_name(sandbox, program):
     assert paths(sandbox) == [("POST", P), ("GET", P), ("GET", f"{P}/referrer")]
 
 
-def test_add_sends_the_last_name_by_the_update_endpoint(sandbox, program):
+def test_add_sends_the_last_name_by_the_update_endpoint(sandbox, program, readings):
     # Given a last name, which the add section has no place for but the update section changes
     request = AddParticipantRequest.model_validate({"email": "new@example.com", "lastName": "Ode"})
     # When it is added
-    program.add_participant(request)
-    # Then the add carried no lastName and a PUT set it
+    participant, created = program.add_participant(request)
+    # Then the add carried no lastName and a PUT sent it
     assert "lastName" not in sandbox.requests_to(P, "POST")[0].json
     (put,) = sandbox.requests_to(P, "PUT")
     assert (put.json["email"], put.json["lastName"]) == ("new@example.com", "Ode")
-    assert sandbox.participant("new@example.com")["lastName"] == "Ode"
+    # And Viral Loops kept it where the reading has the update change a last name
+    kept = readings.update_last_name == "kept"
+    assert sandbox.participant("new@example.com")["lastName"] == ("Ode" if kept else None)
+    # And the hub answers the participant read back: its last name where the answer shows one
+    assert created is True
+    assert participant.last_name == ("Ode" if readings.participant_answer == "full" else None)
 
 
 def test_add_with_a_referrer_email_sends_its_referral_code(sandbox, program, referred):

@@ -16,16 +16,23 @@ from hub.domain.errors import (
 )
 from hub.domain.models import Provider, ReferralStatus, ReferrerRef, RewardStatus
 from hub.providers.growsurf.client import (
+    REFERRAL_STATUS_FILTER,
+    answer_object,
     map_error,
+    normalize_campaign,
+    normalize_catalog_reward,
     normalize_leaderboard,
     normalize_participant,
+    normalize_participant_answer,
     normalize_participants_page,
     normalize_referral,
     normalize_referrals,
+    normalize_referrals_page,
     normalize_reward,
     normalize_rewards,
     normalize_rewards_page,
     parse_time,
+    referral_status,
 )
 from hub.providers.http import ProviderResponse
 
@@ -611,6 +618,52 @@ REFERRALS = json.loads(
 )
 
 
+# Get Campaign
+CAMPAIGN_ANSWER = json.loads(
+    """
+{
+    "id": "abc123",
+    "name": "Middle Out Compression Campaign",
+    "referralCount": 121,
+    "participantCount": 199,
+    "impressionCount": 199,
+    "inviteCount": 237,
+    "winnerCount": 1,
+    "status": "IN_PROGRESS",
+    "rewards": [
+        {
+            "id": "xyz789",
+            "type": "DOUBLE_SIDED",
+            "description": "Refer a friend and get a Pied Piper T-Shirt",
+            "referralDescription": "Join and receive middle out compression algorithm",
+            "isUnlimited": false,
+            "limit": 1,
+            "conversionsRequired": 1,
+            "numberOfWinners": 3,
+            "imageUrl": "http://res.cloudinary.com/growsurf/image/upload/v1552764861/development/hxdcjrayfhksvxu5u6oz.png"
+        }
+    ]
+}
+"""
+)
+
+# Get Campaigns' second campaign's reward (the document's SINGLE_SIDED example)
+SINGLE_SIDED_REWARD = json.loads(
+    """
+{
+    "id": "qiar1r",
+    "type": "SINGLE_SIDED",
+    "description": "First 3 referrers receive one month free.",
+    "isUnlimited": false,
+    "limit": 1,
+    "conversionsRequired": 1,
+    "numberOfWinners": 3,
+    "imageUrl": "https://res.cloudinary.com/growsurf/image/upload/v1593807417/development/wg7xzingezfbmrh7zg7m.png"
+}
+"""
+)
+
+
 # -- participants ----------------------------------------------------------------------------------
 
 
@@ -884,3 +937,166 @@ def test_a_body_that_is_not_json_falls_back_on_the_status():
     mapped = map_error(ProviderResponse(404, "Not Found", {}))
     assert type(mapped) is NotFound
     assert "Not Found" in mapped.message
+
+
+# -- the campaign ----------------------------------------------------------------------------------
+
+
+def test_normalize_campaign_maps_the_documented_campaign():
+    # Given the documented Get Campaign answer
+    # When it is normalized under the hub's name for the campaign
+    campaign = normalize_campaign(CAMPAIGN_ANSWER, CAMPAIGN)
+    # Then the SPEC's fields come from GrowSurf's, and providerData is the answer untouched
+    assert (campaign.campaign, campaign.provider, campaign.name, campaign.status) == (
+        CAMPAIGN,
+        Provider.GROWSURF,
+        "Middle Out Compression Campaign",
+        "IN_PROGRESS",
+    )
+    assert (campaign.participant_count, campaign.referral_count) == (199, 121)
+    assert campaign.provider_data == CAMPAIGN_ANSWER
+
+
+def test_normalize_campaign_maps_the_reward_catalog():
+    # Given the documented Get Campaign answer and its one reward
+    # When it is normalized
+    (reward,) = normalize_campaign(CAMPAIGN_ANSWER, CAMPAIGN).rewards
+    # Then the catalog reward has the id, description, type and conversions GrowSurf gives, and keeps the rest
+    assert (reward.id, reward.description, reward.type, reward.conversions_required) == (
+        "xyz789",
+        "Refer a friend and get a Pied Piper T-Shirt",
+        "DOUBLE_SIDED",
+        1,
+    )
+    assert reward.provider_data["referralDescription"] == "Join and receive middle out compression algorithm"
+
+
+def test_normalize_campaign_wire_shape_is_the_specs():
+    # Given the documented Get Campaign answer
+    # When it is answered on the wire
+    wire = normalize_campaign(CAMPAIGN_ANSWER, CAMPAIGN).to_wire()
+    # Then it has the SPEC's camelCase keys, the catalog's too
+    assert set(wire) == {
+        "campaign",
+        "provider",
+        "name",
+        "status",
+        "participantCount",
+        "referralCount",
+        "rewards",
+        "providerData",
+    }
+    assert set(wire["rewards"][0]) == {"id", "description", "type", "conversionsRequired", "providerData"}
+
+
+def test_a_single_sided_reward_without_a_referral_description_is_normalized():
+    # Given the document's SINGLE_SIDED reward (no referralDescription)
+    # When it is normalized, Then its type and conversions come through
+    reward = normalize_catalog_reward(SINGLE_SIDED_REWARD)
+    assert (reward.id, reward.type, reward.conversions_required) == ("qiar1r", "SINGLE_SIDED", 1)
+
+
+def test_a_catalog_entry_without_an_id_is_left_out():
+    # Given a campaign whose rewards hold an entry without an id and one that is not an object
+    payload = {**CAMPAIGN_ANSWER, "rewards": [{"type": "SINGLE_SIDED"}, "x", SINGLE_SIDED_REWARD]}
+    # When it is normalized, Then only the reward that can be named is in the catalog
+    assert [r.id for r in normalize_campaign(payload, CAMPAIGN).rewards] == ["qiar1r"]
+
+
+def test_a_campaign_with_no_optional_fields_is_normalized():
+    # Given a campaign answer with its id only
+    # When it is normalized, Then the absent fields are None and the catalog is empty
+    campaign = normalize_campaign({"id": "abc123"}, CAMPAIGN)
+    assert (campaign.name, campaign.status, campaign.participant_count, campaign.rewards) == (None, None, None, [])
+
+
+@pytest.mark.parametrize("payload", [None, [], "text"])
+def test_a_campaign_answer_that_is_not_an_object_is_a_provider_error(payload):
+    # Given a 2xx body that is not the documented object
+    # When it is normalized, Then the provider failed (502), not the hub (500)
+    with pytest.raises(ProviderError):
+        normalize_campaign(payload, CAMPAIGN)
+
+
+# -- pages and single answers ----------------------------------------------------------------------
+
+
+def test_a_participants_page_leaves_out_items_without_an_email():
+    # Given a Get Participants answer with an item that has no email and one that is not an object
+    payload = {**PARTICIPANTS, "participants": [{"id": "x"}, "y", *PARTICIPANTS["participants"]]}
+    # When it is normalized, Then only the participants the hub can represent are in the page
+    page = normalize_participants_page(payload, CAMPAIGN)
+    assert [p.id for p in page.items] == ["3vxff9", "f8g9nl"]
+    assert page.next_cursor == "1u7v0q"
+
+
+@pytest.mark.parametrize("payload", [None, [], "text"])
+def test_a_participants_answer_that_is_not_an_object_is_a_provider_error(payload):
+    # Given a 2xx body that is not the documented object
+    # When it is normalized, Then the provider failed (502), not the hub (500)
+    with pytest.raises(ProviderError):
+        normalize_participants_page(payload, CAMPAIGN)
+
+
+def test_normalize_participant_answer_reads_the_documented_update_answer():
+    # Given the documented Update Participant answer
+    # When it is normalized as a single participant
+    participant = normalize_participant_answer(UPDATED_PARTICIPANT, CAMPAIGN)
+    # Then it is that participant
+    assert (participant.id, participant.email, participant.referral_code) == ("f8g9nl", "gavin@hoolie.com", "f8g9nl")
+
+
+@pytest.mark.parametrize("payload", [None, [], {"id": "f8g9nl"}, {"success": True}])
+def test_a_participant_answer_without_a_participant_is_a_provider_error(payload):
+    # Given a 2xx body that is not a participant with an email
+    # When it is normalized, Then the provider failed (502), never an unexpected error
+    with pytest.raises(ProviderError):
+        normalize_participant_answer(payload, CAMPAIGN)
+
+
+def test_answer_object_passes_an_object_through():
+    # Given the documented removal answer
+    # When it is checked, Then it passes as it is
+    assert answer_object({"success": True}, "the removal") == {"success": True}
+
+
+def test_a_referrals_page_reads_on_from_the_offset_while_more_is_true():
+    # Given the documented referrals answer (four items, more: true), read from offset 8
+    # When it is normalized
+    page = normalize_referrals_page(REFERRALS, 8)
+    # Then the items keep their order and the cursor is the next offset, whatever nextId/nextOffset say
+    assert [r.id for r in page.items] == ["f2bukr", "qbp153", "ghw131", "ugqeq9"]
+    assert page.next_cursor == "12"
+
+
+def test_a_referrals_page_whose_more_is_false_is_the_last():
+    # Given the documented referrals answer saying there are no more
+    # When it is normalized, Then it has no next cursor
+    payload = {**REFERRALS, "more": False, "nextId": None, "nextOffset": None}
+    assert normalize_referrals_page(payload, 0).next_cursor is None
+
+
+def test_an_empty_referrals_page_is_the_last_even_if_more_says_otherwise():
+    # Given an empty page that claims more
+    # When it is normalized, Then it ends the list (else the same page would be asked for forever)
+    assert normalize_referrals_page({"referrals": [], "more": True, "limit": 4}, 4).next_cursor is None
+
+
+@pytest.mark.parametrize("payload", [None, [], "text"])
+def test_a_referrals_answer_that_is_not_an_object_is_a_provider_error(payload):
+    # Given a 2xx body that is not the documented object
+    # When it is normalized, Then the provider failed (502), not the hub (500)
+    with pytest.raises(ProviderError):
+        normalize_referrals_page(payload, 0)
+
+
+def test_each_hub_referral_status_filters_on_growsurfs_documented_value():
+    # Given the four referralStatus filter values of Get Referrals and Invites
+    # When the hub's statuses are mapped, Then each has its own, and they round-trip
+    assert REFERRAL_STATUS_FILTER == {
+        ReferralStatus.PENDING: "CREDIT_PENDING",
+        ReferralStatus.CONVERTED: "CREDIT_AWARDED",
+        ReferralStatus.EXPIRED: "CREDIT_EXPIRED",
+        ReferralStatus.INVITED: "INVITE_SENT",
+    }
+    assert all(referral_status(value) == hub for hub, value in REFERRAL_STATUS_FILTER.items())

@@ -71,8 +71,15 @@ NARROWED: dict[str, dict[str, str]] = {
         "ConvertConsumerFunction": "convert",
         "RedeemConsumerFunction": "redeem",
         "FlagConsumerFunction": "flag",
+        "UpdateParticipantConsumerFunction": "updateParticipant",
     }.items()
 }
+NARROWED["DeleteContactConsumerFunction"] = {
+    PROVIDER_KEYS: "handlers.queue('deleteContact'): bulk.execute deletes the Loops contact before any program_for"
+}
+# The contact routes call Loops only; hub.flows.contacts reaches program_for for sync_contact and erase.
+NARROWED["GetContactFunction"] = {PROVIDER_KEYS: "contacts.get_contact calls Loops only"}
+NARROWED["DeleteContactFunction"] = {PROVIDER_KEYS: "contacts.delete_contact calls Loops only"}
 
 # -- the walk over the code -------------------------------------------------------------------------
 

@@ -205,3 +205,57 @@ def test_the_redrive_body_is_optional():
     spec = DOCUMENT["paths"]["/deadletters/redrive"]["post"]
     # Then its body is not required (without one, every queue is redriven)
     assert spec["requestBody"]["required"] is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"firstName": None},
+        {"firstName": None, "metadata": None},
+        {"firstName": "Ada"},
+        {"email": "ada.new@example.com"},
+        {"metadata": {}},
+        {"metadata": {"plan": "pro"}, "referrer": None},
+        {"firstName": " "},
+        {"nickname": "Ada"},
+    ],
+)
+def test_the_document_allows_exactly_the_updates_the_hub_takes(body):
+    # Given a PATCH body, and whether the update model takes it
+    from pydantic import ValidationError
+
+    from hub.domain.requests import UpdateParticipantRequest
+
+    try:
+        UpdateParticipantRequest.model_validate(body)
+        taken = True
+    except ValidationError:
+        taken = False
+    # Then the document allows it exactly when the hub takes it (an update changes one field at least)
+    validator = _validator(_body_schema("/campaigns/{campaign}/participants/{email}", "patch"))
+    assert validator.is_valid(body) is taken
+
+
+@pytest.mark.parametrize("value", ["true", "false", "", "yes", "True", "1", "false "])
+def test_the_document_allows_exactly_the_flags_the_hub_takes(monkeypatch, value):
+    # Given the contact flag of a participant's deletion, and the hub's reading of a query flag
+    for name, setting in load().function_globals["Environment"]["Variables"].items():
+        if name.startswith("POWERTOOLS_") and isinstance(setting, str):
+            monkeypatch.setenv(name, setting)
+    from types import SimpleNamespace
+
+    from hub.domain.errors import ValidationError
+    from hub.edge import api
+
+    app = SimpleNamespace(current_event=SimpleNamespace(get_query_string_value=lambda name: value))
+    refusal = None
+    try:
+        api.query_flag(app, "contact")  # type: ignore[arg-type]
+    except ValidationError as error:
+        refusal = error.details
+    taken = refusal is None
+    assert refusal in (None, [{"field": "contact", "reason": "must be true or false"}])
+    # Then the document allows it exactly when the hub takes it
+    schema = _parameter("/campaigns/{campaign}/participants/{email}", "delete", "contact")
+    assert _validator(schema).is_valid(value) is taken

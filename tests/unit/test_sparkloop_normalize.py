@@ -18,12 +18,15 @@ from hub.domain.models import Provider, ReferralStatus, ReferrerRef
 from hub.providers.http import ProviderResponse
 from hub.providers.sparkloop.client import (
     map_error,
+    next_page,
     normalize_participant,
     normalize_referral,
     normalize_referrals,
+    normalize_referrals_page,
     normalize_subscribers_page,
     parse_time,
     split_name,
+    subscriber_uuid,
 )
 
 # The document's examples, copied as they are written.
@@ -201,7 +204,7 @@ def test_normalize_participant_wire_shape_is_camel_case():
 
 def test_normalize_participant_refuses_a_non_object():
     # Given something that is not a subscriber / When / Then
-    with pytest.raises(ValueError, match="JSON object"):
+    with pytest.raises(ProviderError, match="JSON object"):
         normalize_participant([], "newsletter")  # type: ignore[arg-type]
 
 
@@ -248,6 +251,78 @@ def test_normalize_subscribers_page_of_an_empty_campaign():
     page = normalize_subscribers_page(empty, "newsletter")
     assert page.items == []
     assert page.next_cursor is None
+
+
+def test_normalize_subscribers_page_takes_the_page_asked_for_over_the_meta():
+    # Given the example (page 2 of 12 in its meta), read as page 11
+    # When it is normalized with the page asked for / Then the cursor follows that page
+    assert normalize_subscribers_page(SUBSCRIBERS_PAGE, "newsletter", 11).next_cursor == "12"
+
+
+def test_a_short_page_is_the_last_whatever_total_pages_says():
+    # Given page 2 holding two subscribers of three per page, its meta counting 12 pages (a typed list
+    # whose meta counts every subscriber)
+    short = {**SUBSCRIBERS_PAGE, "subscribers": SUBSCRIBERS_PAGE["subscribers"][:2]}
+    # When the next page is worked out / Then there is none
+    assert next_page(short, 2) is None
+
+
+def test_an_empty_page_is_the_last_whatever_total_pages_says():
+    # Given an empty page 5 whose meta says 12 pages
+    empty = {**SUBSCRIBERS_PAGE, "subscribers": [], "meta": {**SUBSCRIBERS_PAGE["meta"], "page": 5}}
+    # When / Then
+    assert next_page(empty, 5) is None
+
+
+def test_a_page_without_meta_is_the_last():
+    # Given a full page with no meta at all / When / Then no next page is made up
+    assert next_page({"subscribers": SUBSCRIBERS_PAGE["subscribers"]}, 1) is None
+
+
+def test_a_page_without_its_list_is_a_provider_error():
+    # Given an answer with meta but no subscribers list / When it is normalized / Then SparkLoop is at fault
+    with pytest.raises(ProviderError, match="without its list"):
+        normalize_subscribers_page({"meta": SUBSCRIBERS_PAGE["meta"]}, "newsletter")
+
+
+def test_a_subscriber_without_an_email_is_a_provider_error():
+    # Given a subscriber with no email / When it is normalized / Then it is SparkLoop's answer at fault
+    with pytest.raises(ProviderError, match="without an email"):
+        normalize_participant({"uuid": "sub_1"}, "newsletter")
+
+
+def test_normalize_referrals_page_keeps_the_referred_and_the_page_cursor():
+    # Given the example page with its first subscriber referred
+    subscribers = [dict(s) for s in SUBSCRIBERS_PAGE["subscribers"]]
+    subscribers[0]["referrer_code"] = "joanne123c"
+    # When it is normalized as page 2 of the campaign's referrals
+    page = normalize_referrals_page({**SUBSCRIBERS_PAGE, "subscribers": subscribers}, 2)
+    # Then the referred one is there, converted, and the cursor is page 3
+    assert [(r.id, r.status) for r in page.items] == [("sub_4bc1056297", ReferralStatus.CONVERTED)]
+    assert page.next_cursor == "3"
+
+
+def test_subscriber_uuid_of_the_get_by_email_example():
+    # Given the get-by-email example / When its uuid is taken for its own email, in another case
+    # Then it is the subscriber's
+    assert subscriber_uuid(BY_UUID, BY_UUID["subscriber"]["email"].upper()) == "sub_4bc1056297"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"subscriber": {"uuid": "sub_1", "email": "someone.else@example.com"}},
+        {"subscriber": {"email": "ada@example.com"}},
+        SUBSCRIBERS_PAGE,
+        [],
+    ],
+    ids=["another-person", "no-uuid", "a-page", "not-an-object"],
+)
+def test_subscriber_uuid_refuses_an_answer_that_is_not_the_one_asked_for(answer):
+    # Given an answer that is not one subscriber with a uuid and the email asked for
+    # When / Then nothing is handed on to delete
+    with pytest.raises(ProviderError):
+        subscriber_uuid(answer, "ada@example.com")
 
 
 # -- referrals ------------------------------------------------------------------------------------

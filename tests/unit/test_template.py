@@ -37,7 +37,7 @@ def test_only_write_functions_may_touch_the_idempotency_table():
     template = load()
     for logical_id, fn in template.functions.items():
         touches_table = any(s.get("Sid") == "IdempotencyRecords" for s in statements(logical_id))
-        writes = any(route.method == "POST" for route in fn.routes) or any(
+        writes = any(route.method in ("POST", "PATCH", "DELETE") for route in fn.routes) or any(
             event.get("Type") == "SQS" for event in fn.events.values()
         )
         # Then a function has table rights exactly when it serves a write

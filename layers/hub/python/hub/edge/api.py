@@ -172,6 +172,21 @@ def query_enum(app: APIGatewayRestResolver, name: str, enum: type[E]) -> E | Non
         ) from None
 
 
+def query_flag(app: APIGatewayRestResolver, name: str) -> bool:
+    """An optional yes-or-no query parameter, exactly ``true`` or ``false`` as the registry's
+    :data:`~hub.domain.operations.FLAG` schema says (absent: its default, false); any other value,
+    ``""``, ``1`` or ``True`` included, is refused naming the parameter."""
+    value = app.current_event.get_query_string_value(name)
+    if value is None:
+        return bool(operations.FLAG["default"] == "true")
+    if value not in operations.FLAG["enum"]:
+        raise ValidationError(
+            f"the query parameter '{name}' is invalid",
+            details=[{"field": name, "reason": "must be true or false"}],
+        )
+    return value == "true"
+
+
 def query_int(app: APIGatewayRestResolver, name: str, *, default: int, minimum: int, maximum: int) -> int:
     """An optional whole-number query parameter within bounds.
 

@@ -24,6 +24,7 @@ from hub.domain.requests import (
     EMAIL_PATTERN,
     ImportRequest,
     RedriveRequest,
+    UpdateParticipantRequest,
     UploadRequest,
     check_email,
 )
@@ -151,6 +152,12 @@ def _exact_request(model: type[BaseModel], schema: dict[str, Any], bulk_names: l
             if name == "operation" and branch.get("type") == "string":
                 branch.pop("pattern", None)
                 branch["enum"] = bulk_names
+    _exact_model(model, schema)
+
+
+def _exact_model(model: type[BaseModel], schema: dict[str, Any]) -> None:
+    """What a request model's own validators check of the body as a whole, written in."""
+    properties: dict[str, Any] = schema.get("properties", {})
     if model in (ImportRequest, UploadRequest):
         schema["anyOf"] = [
             {"required": ["operation"], "properties": {"operation": {"enum": CAMPAIGNLESS_OPERATIONS}}},
@@ -159,6 +166,11 @@ def _exact_request(model: type[BaseModel], schema: dict[str, Any], bulk_names: l
         schema["description"] = f"campaign is required unless operation is one of {', '.join(CAMPAIGNLESS_OPERATIONS)}"
     if model is ImportRequest:
         properties["rows"]["minItems"] = 1
+    if model is UpdateParticipantRequest:
+        # An update changes something: one field at least, and not null (null is a field left out).
+        schema["minProperties"] = 1
+        schema["anyOf"] = [{"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in properties]
+        schema["description"] = f"at least one of {', '.join(properties)}, not null"
 
 
 def _exact_branch(branch: dict[str, Any], validators: set[Any]) -> None:

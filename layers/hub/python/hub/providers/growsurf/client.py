@@ -20,7 +20,14 @@ document is ambiguous or contradicts itself, these are the choices made:
 - **Rewards by email, paging.** The document says the ``nextId`` of the by-email answer must be used
   with the by-id endpoint; :meth:`GrowSurfClient.iter_participant_rewards` pages by id throughout.
 - **Referrals paging.** Both ``offset`` and ``nextId`` are offered, as documented; the answer carries
-  ``nextOffset``, ``nextId`` and ``more``.
+  ``nextOffset``, ``nextId`` and ``more``. Of these only ``more`` is documented as always present;
+  :func:`normalize_referrals_page` pages by offset on it (see
+  :meth:`hub.providers.growsurf.program.GrowSurfProgram.campaign_referrals` for why).
+- **Approve's ``fulfill``.** The document gives one body field, ``fulfill``: "Set true to mark the
+  reward as fulfilled". :meth:`GrowSurfClient.approve_participant_reward` sends it as given, ``false``
+  included (approve only), and leaves it out when it is None (the document's default: not fulfilled).
+- **Answers that are not objects.** A 2xx whose body is not the documented JSON object (empty, a list)
+  is :class:`~hub.domain.errors.ProviderError` in the normalizers, never an unexpected exception.
 
 Errors. GrowSurf documents no error body except the 429's (``code: RATE_LIMIT``), so the client matches
 no code or message text it would have to invent; it maps by status, and a 404 by what the path names
@@ -37,7 +44,8 @@ no code or message text it would have to invent; it maps by status, and a 404 by
   :class:`~hub.domain.errors.Conflict`; 5xx -> provider errors (:func:`hub.providers.http.default_error`).
 
 States GrowSurf reports only through undocumented errors (credit already awarded, reward already
-approved or fulfilled) are read by the programs before they act, not recognised in error bodies.
+approved or fulfilled, an update's email taken or referrer assigned already) are read by the programs
+before they act, not recognised in error bodies.
 
 Rate limit: 30 requests per 5 s (also 200 per minute, 10,000 per hour) and 3 concurrent connections
 per key. A 429 has ``code: RATE_LIMIT`` and ``GrowSurf-Retry-After-<Window>-Milliseconds`` headers,
@@ -50,8 +58,17 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from hub.domain.errors import CampaignNotFound, HubError, NotFound, ParticipantNotFound, RewardNotFound
+from hub.domain.errors import (
+    CampaignNotFound,
+    HubError,
+    NotFound,
+    ParticipantNotFound,
+    ProviderError,
+    RewardNotFound,
+)
 from hub.domain.models import (
+    Campaign,
+    CatalogReward,
     Page,
     Participant,
     Provider,
@@ -278,7 +295,8 @@ class GrowSurfClient:
                 return
 
     def approve_participant_reward(self, reward_id: str, *, fulfill: bool | None = None) -> Any:
-        """POST /campaign/{id}/reward/{rewardId}/approve: approve a reward; ``fulfill=True`` also fulfills it."""
+        """POST /campaign/{id}/reward/{rewardId}/approve: approve a reward; ``fulfill=True`` also fulfills it,
+        ``fulfill=False`` is sent as ``false`` (approve only), None leaves the field out (not fulfilled)."""
         return self._call(
             "POST", f"{self._campaign}/reward/{path_segment(reward_id)}/approve", json=compact(fulfill=fulfill)
         )
@@ -477,16 +495,36 @@ def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant
     )
 
 
-def normalize_leaderboard(payload: dict[str, Any], campaign: str) -> Page[Participant]:
+def answer_object(payload: Any, what: str) -> dict[str, Any]:
+    """``payload`` when it is the JSON object GrowSurf documents for ``what``; else :class:`ProviderError`
+    (a 2xx with an empty or other body is the provider's failure, not the caller's)."""
+    if not isinstance(payload, dict):
+        raise ProviderError(f"{PROVIDER_NAME} answered {what} with something other than a JSON object")
+    return payload
+
+
+def normalize_participant_answer(payload: Any, campaign: str) -> Participant:
+    """A single-participant answer (get, add, update) as a :class:`Participant`; an answer that is not a
+    participant object with an ``email`` is :class:`ProviderError`."""
+    answer = answer_object(payload, "the participant")
+    if not answer.get("email"):
+        raise ProviderError(f"{PROVIDER_NAME} answered a participant without an email")
+    return normalize_participant(answer, campaign)
+
+
+def normalize_leaderboard(payload: Any, campaign: str) -> Page[Participant]:
     """A leaderboard (or get participants) answer as a page of participants.
 
     ``next_cursor`` is GrowSurf's ``nextId`` (the id of the participant the next page starts with),
-    None when it is null (the last page).
+    None when it is null (the last page). An item that is not a participant with an email (the hub's
+    participant has one) is left out; an answer that is not an object is :class:`ProviderError`.
     """
-    participants = payload.get("participants") or []
+    answer = answer_object(payload, "the participants list")
+    participants = answer.get("participants")
+    items = participants if isinstance(participants, list) else []
     return Page[Participant](
-        items=[normalize_participant(item, campaign) for item in participants if isinstance(item, dict)],
-        next_cursor=as_str(payload.get("nextId")),
+        items=[normalize_participant(item, campaign) for item in items if isinstance(item, dict) and item.get("email")],
+        next_cursor=as_str(answer.get("nextId")),
     )
 
 
@@ -498,6 +536,10 @@ _REFERRAL_STATUS = {
     "CREDIT_EXPIRED": ReferralStatus.EXPIRED,
     "INVITE_SENT": ReferralStatus.INVITED,
 }
+
+
+#: The hub's referral status as GrowSurf's ``referralStatus`` filter value (the inverse of :func:`referral_status`).
+REFERRAL_STATUS_FILTER: dict[ReferralStatus, str] = {hub: growsurf for growsurf, hub in _REFERRAL_STATUS.items()}
 
 
 def referral_status(value: Any) -> ReferralStatus:
@@ -532,6 +574,58 @@ def normalize_referrals(payload: Any) -> list[Referral]:
     """A referrals-and-invites answer (``{"referrals": [...]}``) or a list of items as Referrals."""
     items = payload.get("referrals") if isinstance(payload, dict) else payload
     return [normalize_referral(item) for item in items or [] if isinstance(item, dict)]
+
+
+def normalize_referrals_page(payload: Any, offset: int) -> Page[Referral]:
+    """A referrals-and-invites answer read from ``offset`` as a page.
+
+    ``next_cursor`` is the offset of the next page (``offset`` plus the items answered) while GrowSurf's
+    ``more`` is true, the one paging field the document says is always present; None on the last page,
+    and None when ``more`` is true of an empty page (which would otherwise be asked for forever).
+    """
+    answer = answer_object(payload, "the referrals list")
+    listed = answer.get("referrals")
+    items = listed if isinstance(listed, list) else []
+    more = answer.get("more") is True and bool(items)
+    return Page[Referral](items=normalize_referrals(items), next_cursor=str(offset + len(items)) if more else None)
+
+
+def normalize_catalog_reward(payload: dict[str, Any]) -> CatalogReward:
+    """A reward of Get Campaign's ``rewards`` (the catalog) as a :class:`CatalogReward`; ``providerData``
+    keeps the whole object (``referralDescription``, ``limit``, ``imageUrl``...)."""
+    return CatalogReward(
+        id=str(payload["id"]),
+        description=as_str(payload.get("description")),
+        type=as_str(payload.get("type")),
+        conversions_required=as_int(payload.get("conversionsRequired")),
+        provider_data=payload,
+    )
+
+
+def normalize_campaign(payload: Any, campaign: str) -> Campaign:
+    """Get Campaign's answer as a :class:`Campaign` named ``campaign`` (the hub's name).
+
+    ``name``, ``status``, ``participantCount`` and ``referralCount`` are taken as given; the catalog is
+    ``rewards``, each as :func:`normalize_catalog_reward` (an entry without an ``id`` cannot be named, and
+    is left out); ``providerData`` is the answer untouched.
+    """
+    answer = answer_object(payload, "the campaign")
+    rewards = answer.get("rewards")
+    catalog = [
+        normalize_catalog_reward(item)
+        for item in (rewards if isinstance(rewards, list) else [])
+        if isinstance(item, dict) and as_str(item.get("id"))
+    ]
+    return Campaign(
+        campaign=campaign,
+        provider=Provider.GROWSURF,
+        name=as_str(answer.get("name")),
+        status=as_str(answer.get("status")),
+        participant_count=as_int(answer.get("participantCount")),
+        referral_count=as_int(answer.get("referralCount")),
+        rewards=catalog,
+        provider_data=answer,
+    )
 
 
 def reward_status(payload: dict[str, Any]) -> RewardStatus:

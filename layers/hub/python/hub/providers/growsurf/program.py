@@ -13,7 +13,29 @@
   when its ``referralStatus`` became ``CREDIT_AWARDED``, else ``reason`` names the status it has.
 - Redeem approves the participant reward and fulfills it in one call (``approve`` with
   ``fulfill: true``), or fulfills it if it was approved already. The reward must belong to the
-  participant named in the request.
+  participant named in the request. With ``fulfill=False`` it only approves (``approve`` with
+  ``fulfill: false``, the document's one flag for it) and answers ``approved``; a reward approved or
+  fulfilled already is 409 then (GrowSurf refuses to approve it again, with no documented error).
+- Campaign details are Get Campaign: its name, status, counts and reward catalog.
+- The participants page is Get Participants (``limit``, ``nextId``); the cursor is GrowSurf's
+  ``nextId``, handed back untouched. A cursor GrowSurf refuses (400) is the caller's: 422 naming
+  ``cursor``, not the provider's failure.
+- Update is Update Participant by Email. Its document promises "an error response" for a new email
+  another participant has and for a referrer when one is assigned already, but no status or body, so
+  those states are read before the update, not recognised in its error: the new email is looked up
+  (another participant's: 409 ``EMAIL_TAKEN`` naming ``email``); the referrer, a referral code (the
+  referrer's GrowSurf id) or an email, is looked up by id or email (none: 422 naming ``referrer``;
+  the participant itself: 422; the participant referred by someone else already: 409 naming
+  ``referrer``; by the same one: nothing to send) and sent as its id, with the ``referralStatus`` of
+  the campaign's ``credit_referrals``, as an add sends it. The answer is the participant GrowSurf
+  returns. A refusal of the update itself is read again for a taken email (another participant may
+  have taken it meanwhile).
+- Delete is Remove Participant by Email, one call; its 404 is "no such participant".
+- Remove reward reads the participant's rewards first: only one of theirs is removed (another's or an
+  unknown id is 404 naming ``rewardId``, and reaches no remove call), and only while it is not
+  approved, which is what the document allows (approved or fulfilled: 409).
+- Campaign referrals are Get Referrals and Invites, paged by ``offset``, sorted by ``createdAt``
+  ascending (see :meth:`GrowSurfProgram.campaign_referrals`).
 - Flag answers 501: GrowSurf has no flag endpoint (fraud is its own ``fraudRiskLevel``).
 - Listing participants and pending rewards (the scheduled tasks) walks Get Participants in sign-up
   order (a stable order to page through, unlike the leaderboard, which reorders as counts change).
@@ -23,6 +45,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,19 +53,39 @@ from hub.domain.errors import (
     AlreadyConverted,
     AlreadyRedeemed,
     Conflict,
+    EmailTaken,
     NotReferred,
     ParticipantNotFound,
+    ProviderError,
     RewardNotFound,
     ValidationError,
 )
-from hub.domain.models import Conversion, Page, Participant, Provider, Redemption, Referral, Reward, RewardStatus
-from hub.domain.requests import AddParticipantRequest
+from hub.domain.models import (
+    Campaign,
+    Conversion,
+    Page,
+    Participant,
+    Provider,
+    Redemption,
+    Referral,
+    ReferralStatus,
+    Reward,
+    RewardRemoval,
+    RewardStatus,
+)
+from hub.domain.requests import AddParticipantRequest, UpdateParticipantRequest
 from hub.providers.growsurf.client import (
     MAX_LIMIT,
+    REFERRAL_STATUS_FILTER,
     GrowSurfClient,
+    answer_object,
+    normalize_campaign,
     normalize_leaderboard,
     normalize_participant,
+    normalize_participant_answer,
+    normalize_participants_page,
     normalize_referrals,
+    normalize_referrals_page,
     normalize_rewards,
 )
 from hub.providers.http import RetryPolicy
@@ -57,12 +100,23 @@ SIGNUP_REFERRAL_STATUS = {"on_conversion": CREDIT_PENDING, "on_signup": CREDIT_A
 
 # Bounds the pages one referrals read walks (100 each): a participant with more is cut, not hung on.
 MAX_REFERRAL_PAGES = 20
+#: A referral code as GrowSurf can have one: a participant id (or a vanity key, which ``referredBy``
+#: does not take, and so is not found). Anything else could not name a participant in a path segment.
+_REFERRAL_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: A referrals cursor: the offset of the next page, as :func:`normalize_referrals_page` writes it.
+_OFFSET_CURSOR = re.compile(r"^[0-9]{1,9}$")
+#: Get Referrals' order for paging: creation time, oldest first. New referrals join at the end, and a
+#: referral's creation time never changes (its ``updatedAt``, the default order, changes on credit).
+REFERRALS_SORT_BY, REFERRALS_DESC = "createdAt", False
 
 
 class GrowSurfProgram(ReferralProgram):
     provider = Provider.GROWSURF
     client: GrowSurfClient
     add_fields = frozenset({"firstName", "lastName", "referrer", "metadata", "ipAddress"})
+    #: Update Participant's body: ``firstName``, ``lastName``, ``email`` (the new one), ``metadata`` and
+    #: ``referredBy`` (the hub's ``referrer``).
+    update_fields = frozenset({"firstName", "lastName", "email", "metadata", "referrer"})
 
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
         self.refuse_unplaced(request)
@@ -80,10 +134,10 @@ class GrowSurfProgram(ReferralProgram):
             ip_address=request.ip_address,
             metadata=dict(request.metadata) or None,
         )
-        return normalize_participant(answer, self.campaign), True
+        return normalize_participant_answer(answer, self.campaign), True
 
     def get_participant(self, email: str) -> Participant:
-        return normalize_participant(self.client.get_participant_by_email(email), self.campaign)
+        return normalize_participant_answer(self.client.get_participant_by_email(email), self.campaign)
 
     def probe(self) -> str:
         answer = self.client.get_campaign()
@@ -133,17 +187,182 @@ class GrowSurfProgram(ReferralProgram):
         """The participant's reward ``participant_reward_id`` as GrowSurf has it now (None if it has none)."""
         return next((r for r in self.rewards(email, None) if r.id == participant_reward_id), None)
 
-    def redeem(self, email: str, reward_id: str, milestone_id: str | None) -> Redemption:
-        reward = next((r for r in self.rewards(email, None) if r.id == reward_id), None)
+    def _own_reward(self, email: str, participant_reward_id: str) -> Reward:
+        """The participant's reward ``participant_reward_id``; :class:`RewardNotFound` naming ``rewardId``
+        when it is not one of theirs (unknown, or another participant's)."""
+        reward = self.reward(email, participant_reward_id)
         if reward is None:
-            raise RewardNotFound(f"{email} has no reward {reward_id}")
+            raise RewardNotFound(
+                f"{email} has no reward {participant_reward_id}",
+                details=[{"field": "rewardId", "reason": "is not a reward of this participant"}],
+            )
+        return reward
+
+    def redeem(self, email: str, reward_id: str, milestone_id: str | None, *, fulfill: bool = True) -> Redemption:
+        reward = self._own_reward(email, reward_id)
         if reward.status == RewardStatus.REDEEMED:
             raise AlreadyRedeemed(f"reward {reward_id} of {email} is already redeemed")
+        if not fulfill:
+            return self._approve(email, reward)
         if reward.status == RewardStatus.APPROVED:
             self.client.fulfill_participant_reward(reward_id)
         else:
             self.client.approve_participant_reward(reward_id, fulfill=True)
         return Redemption(campaign=self.campaign, email=email, reward_id=reward_id, status=RewardStatus.REDEEMED)
+
+    def _approve(self, email: str, reward: Reward) -> Redemption:
+        """Approve a pending reward without fulfilling it (``fulfill: false``)."""
+        if reward.status != RewardStatus.PENDING:
+            raise _already_approved(email, reward.id)
+        self.client.approve_participant_reward(reward.id, fulfill=False)
+        return Redemption(campaign=self.campaign, email=email, reward_id=reward.id, status=RewardStatus.APPROVED)
+
+    def remove_reward(self, email: str, reward_id: str) -> RewardRemoval:
+        reward = self._own_reward(email, reward_id)
+        if reward.status != RewardStatus.PENDING:
+            raise _already_approved(email, reward_id)
+        try:
+            answer = self.client.remove_participant_reward(reward_id)
+        except (ValidationError, Conflict):
+            # No error of this call is documented: one approved meanwhile is told by its state.
+            now = self.reward(email, reward_id)
+            if now is not None and now.status != RewardStatus.PENDING:
+                raise _already_approved(email, reward_id) from None
+            raise
+        _succeeded(answer, "the reward removal")
+        return RewardRemoval(campaign=self.campaign, email=email, reward_id=reward_id, removed=True)
+
+    # -- the campaign and its lists ----------------------------------------------------------------
+
+    def campaign_details(self) -> Campaign:
+        return normalize_campaign(self.client.get_campaign(), self.campaign)
+
+    def participants_page(self, cursor: str | None, limit: int) -> Page[Participant]:
+        """Get Participants from ``cursor`` (GrowSurf's ``nextId`` of the previous page), in sign-up order."""
+        _check_limit(limit)
+        try:
+            answer = self.client.get_participants(next_id=cursor, limit=limit)
+        except ValidationError:
+            if cursor is None:
+                raise
+            raise _bad_cursor("GrowSurf refused it") from None
+        return normalize_participants_page(answer, self.campaign)
+
+    def campaign_referrals(self, cursor: str | None, limit: int, status: ReferralStatus | None) -> Page[Referral]:
+        """Get Referrals and Invites, paged by ``offset`` (the cursor is the next page's offset), sorted by
+        ``createdAt`` ascending; ``status`` filters on GrowSurf's ``referralStatus``.
+
+        Offset, not ``nextId``: both are documented, but the only paging field of the answer the document
+        says is always there is ``more``, and with ``offset`` that is all the hub needs (it counts the
+        offset itself). ``nextId`` is described as an id "based on the provided sortBy value" while the
+        example gives an email, so what it holds is unclear, and ``nextOffset`` appears in the example
+        only. Sorting on ``createdAt`` oldest first keeps offsets still while paging: new referrals join
+        at the end, and a referral's creation time does not change (its ``updatedAt``, the default sort,
+        changes when it is credited, which would move it between pages).
+        """
+        _check_limit(limit)
+        offset = _offset_of(cursor)
+        try:
+            answer = self.client.get_referrals(
+                sort_by=REFERRALS_SORT_BY,
+                desc=REFERRALS_DESC,
+                limit=limit,
+                offset=offset,
+                referral_status=REFERRAL_STATUS_FILTER[status] if status is not None else None,
+            )
+        except ValidationError:
+            if cursor is None:
+                raise
+            raise _bad_cursor("GrowSurf refused it") from None
+        return normalize_referrals_page(answer, offset)
+
+    # -- update and delete -------------------------------------------------------------------------
+
+    def update_participant(self, email: str, update: UpdateParticipantRequest) -> Participant:
+        self.refuse_unplaced(update, self.update_fields)
+        # The participant is read only when the update's checks need it; a names or metadata update is
+        # one call, whose 404 says there is no such participant.
+        current = self._participant_object(email) if update.email or update.referrer else None
+        referrer_id = self._checked_changes(current, update)
+        try:
+            answer = self._send_update(email, update, referrer_id)
+        except (ValidationError, Conflict):
+            # Another participant may have taken the email since it was checked.
+            if current is not None and update.email is not None and self._taken_by_other(current, update.email):
+                raise _email_taken(update.email) from None
+            raise
+        return normalize_participant_answer(answer, self.campaign)
+
+    def _checked_changes(self, current: dict[str, Any] | None, update: UpdateParticipantRequest) -> str | None:
+        """Refuse a taken email or a referrer GrowSurf would refuse, read before the update; answer the
+        referrer's id to send as ``referredBy`` (None: none to send)."""
+        if current is None:
+            return None
+        if update.email is not None and self._taken_by_other(current, update.email):
+            raise _email_taken(update.email)
+        return self._referrer_id(current, update.referrer) if update.referrer else None
+
+    def _send_update(self, email: str, update: UpdateParticipantRequest, referrer_id: str | None) -> Any:
+        """Update Participant by Email with the update's fields; a referrer goes with the ``referralStatus``
+        of the campaign's ``credit_referrals``, as on an add."""
+        return self.client.update_participant_by_email(
+            email,
+            referred_by=referrer_id,
+            referral_status=SIGNUP_REFERRAL_STATUS[self.config.credit_referrals] if referrer_id else None,
+            email=update.email,
+            first_name=update.first_name,
+            last_name=update.last_name,
+            metadata=update.metadata,
+        )
+
+    def delete_participant(self, email: str) -> None:
+        _succeeded(self.client.remove_participant_by_email(email), "the participant removal")
+
+    def _participant_object(self, id_or_email: str) -> dict[str, Any]:
+        """GrowSurf's participant object (by email when ``id_or_email`` has an ``@``, else by id)."""
+        if "@" in id_or_email:
+            answer = self.client.get_participant_by_email(id_or_email)
+        else:
+            answer = self.client.get_participant_by_id(id_or_email)
+        participant = answer_object(answer, "the participant")
+        if not _text(participant.get("id")):
+            raise ProviderError("GrowSurf answered a participant without an id")
+        return participant
+
+    def _taken_by_other(self, current: dict[str, Any], new_email: str) -> bool:
+        """Whether ``new_email`` is the email of a participant other than ``current``."""
+        if new_email.casefold() == str(current.get("email") or "").casefold():
+            return False
+        try:
+            owner = self._participant_object(new_email)
+        except ParticipantNotFound:
+            return False
+        return bool(owner["id"] != current["id"])
+
+    def _referrer_id(self, current: dict[str, Any], referrer: str) -> str | None:
+        """The GrowSurf id to send as ``referredBy`` for ``referrer`` (a referral code or an email); None
+        when it is the participant's referrer already (nothing to change)."""
+        found = self._referrer_object(referrer)
+        if found["id"] == current["id"]:
+            raise _bad_referrer("a participant cannot be its own referrer")
+        assigned = _assigned_referrer_id(current)
+        if assigned == found["id"]:
+            return None
+        if assigned is not None or _referral_status(current) is not None:
+            raise Conflict(
+                f"{current.get('email')} has a referrer already; GrowSurf does not change it",
+                details=[{"field": "referrer", "reason": "the participant has a referrer already"}],
+            )
+        return str(found["id"])
+
+    def _referrer_object(self, referrer: str) -> dict[str, Any]:
+        """The participant ``referrer`` names; 422 naming ``referrer`` when there is none."""
+        if "@" not in referrer and not _REFERRAL_CODE.fullmatch(referrer):
+            raise _bad_referrer("is not a referral code of this campaign")
+        try:
+            return self._participant_object(referrer)
+        except ParticipantNotFound:
+            raise _bad_referrer("no participant of this campaign has this referral code or email") from None
 
     def referrals(self, email: str) -> list[Referral]:
         referrals: list[Referral] = []
@@ -190,6 +409,69 @@ class GrowSurfProgram(ReferralProgram):
         if limit < len(page.items):
             return Page[Participant](items=page.items[:limit], next_cursor=page.items[limit].id)
         return page
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _assigned_referrer_id(participant: dict[str, Any]) -> str | None:
+    """The id of the participant's referrer as its object shows it (an object, or defensively an id)."""
+    referrer = participant.get("referrer")
+    if isinstance(referrer, dict):
+        return _text(referrer.get("id"))
+    return _text(referrer)
+
+
+def _succeeded(answer: Any, what: str) -> None:
+    """A documented ``{"success": true}`` answer; an explicit ``success: false`` is the provider's failure."""
+    if isinstance(answer, dict) and answer.get("success") is False:
+        raise ProviderError(f"GrowSurf answered {what} with success: false")
+
+
+def _email_taken(email: str) -> EmailTaken:
+    return EmailTaken(
+        f"another participant of this campaign has the email {email}",
+        details=[{"field": "email", "reason": "another participant of this campaign has this email"}],
+    )
+
+
+def _already_approved(email: str, reward_id: str) -> Conflict:
+    return Conflict(
+        f"reward {reward_id} of {email} is already approved",
+        details=[{"field": "rewardId", "reason": "the reward is already approved"}],
+    )
+
+
+def _bad_referrer(reason: str) -> ValidationError:
+    return ValidationError(
+        "the referrer is not a participant of this campaign", details=[{"field": "referrer", "reason": reason}]
+    )
+
+
+def _bad_cursor(reason: str) -> ValidationError:
+    return ValidationError(
+        "the cursor is not the nextCursor of a previous page",
+        details=[{"field": "cursor", "reason": f"must be the nextCursor of a previous page; {reason}"}],
+    )
+
+
+def _check_limit(limit: int) -> None:
+    """GrowSurf's lists take 1 to 100 items a page (the hub's route checks it too)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(
+            "the limit is invalid",
+            details=[{"field": "limit", "reason": f"must be a whole number from 1 to {MAX_LIMIT}"}],
+        )
+
+
+def _offset_of(cursor: str | None) -> int:
+    """The offset a referrals cursor holds (0 without one); 422 naming ``cursor`` for any other text."""
+    if cursor is None:
+        return 0
+    if not _OFFSET_CURSOR.fullmatch(cursor):
+        raise _bad_cursor("a referrals cursor is a number")
+    return int(cursor)
 
 
 def _referral_status(participant: Any) -> str | None:

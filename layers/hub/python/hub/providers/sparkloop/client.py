@@ -15,7 +15,12 @@ document is ambiguous or contradicts itself, these are the choices made:
   answer does not show the status, so the hub cannot read it back.
 - **Paging.** ``get_subscribers`` is one page (``page`` from 1, ``per_page`` up to 200, newest first);
   :meth:`SparkLoopClient.iter_subscribers` walks every page. The paging token the hub hands out is the
-  next page number as a string.
+  next page number as a string (:func:`normalize_subscribers_page`). The document shows ``meta`` of an
+  unfiltered list only: with a ``type``, ``total_pages`` may count every subscriber, not that type. So
+  a page is the last one when ``meta`` says so, and also when it is empty or holds fewer subscribers
+  than its ``per_page``: a page number past the filtered list is never handed out as a next page.
+- **Delete** takes the subscriber's UUID; the hub finds it by email first (:func:`subscriber_uuid`
+  checks that the subscriber answered is the one asked for before anything is deleted).
 - **Rate limit** (about 60 requests per rolling 60 s per key): a 429 is undocumented, its body
   unread; a ``Retry-After`` is honoured when there is one, else :mod:`hub.providers.http` backs off exponentially.
 - **No place for custom data.** The create body has ``email``, ``name``, ``referrer_code``,
@@ -243,8 +248,22 @@ def _subscriber(payload: Any) -> dict[str, Any]:
     if isinstance(payload, dict) and isinstance(payload.get("subscriber"), dict):
         payload = payload["subscriber"]
     if not isinstance(payload, dict):
-        raise ValueError("a SparkLoop subscriber must be a JSON object")
+        raise ProviderError(f"{PROVIDER_NAME} answered a subscriber that is not a JSON object")
     return payload
+
+
+def subscriber_uuid(payload: Any, email: str) -> str:
+    """The UUID of the subscriber a get-by-email answer (``{"subscriber": {...}}``) gives for ``email``.
+
+    :class:`ProviderError` unless the answer is one subscriber, with a UUID, whose email is ``email``
+    (letter case aside): what the hub then deletes must be the person asked for, never another."""
+    data = payload.get("subscriber") if isinstance(payload, dict) else None
+    if not isinstance(data, dict):
+        raise ProviderError(f"{PROVIDER_NAME} answered a subscriber lookup without a subscriber")
+    uuid = as_str(data.get("uuid"))
+    if uuid is None or str(data.get("email", "")).strip().lower() != email.strip().lower():
+        raise ProviderError(f"{PROVIDER_NAME} answered a subscriber other than the one asked for, or no UUID")
+    return uuid
 
 
 def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant:
@@ -257,11 +276,14 @@ def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant
     ``shareUrl`` and ``rank`` are None and ``flagged`` is false. ``providerData`` is the subscriber as is.
     """
     data = _subscriber(payload)
+    address = as_str(data.get("email"))
+    if address is None:
+        raise ProviderError(f"{PROVIDER_NAME} answered a subscriber without an email")
     first, last = split_name(data.get("name"))
     referrer_code = as_str(data.get("referrer_code"))
     return Participant(
         id=as_str(data.get("uuid")),
-        email=str(data["email"]),
+        email=address,
         first_name=first,
         last_name=last,
         referral_code=as_str(data.get("ref_code")),
@@ -277,22 +299,52 @@ def normalize_participant(payload: dict[str, Any], campaign: str) -> Participant
     )
 
 
-def normalize_subscribers_page(payload: dict[str, Any], campaign: str) -> Page[Participant]:
+def next_page(payload: Any, page: int) -> str | None:
+    """The cursor after ``page`` of a get subscribers answer: the next page number, or None on the last.
+
+    The last page is the one ``meta.total_pages`` says, or one that is empty or short of its
+    ``per_page`` (``meta.per_page``): with a ``type``, ``total_pages`` may count more than that type."""
+    items = payload.get("subscribers") if isinstance(payload, dict) else None
+    count = len(items) if isinstance(items, list) else 0
+    meta = _meta(payload)
+    total_pages = as_int(meta.get("total_pages"), 0) or 0
+    per_page = as_int(meta.get("per_page"), 0) or 0
+    if count == 0 or page >= total_pages or count < per_page:
+        return None
+    return str(page + 1)
+
+
+def _meta(payload: Any) -> dict[str, Any]:
+    """The ``meta`` of a get subscribers answer, ``{}`` when it has none."""
+    meta = payload.get("meta") if isinstance(payload, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _items(payload: Any) -> list[dict[str, Any]]:
+    """The subscribers of a get subscribers answer (:class:`ProviderError` when it has no list)."""
+    items = payload.get("subscribers") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise ProviderError(f"{PROVIDER_NAME} answered a page of subscribers without its list")
+    return [item for item in items if isinstance(item, dict)]
+
+
+def normalize_subscribers_page(payload: dict[str, Any], campaign: str, page: int | None = None) -> Page[Participant]:
     """A get subscribers answer as a page of participants.
 
-    ``next_cursor`` is the next page number (``str(page + 1)``) while ``meta.page`` is below
-    ``meta.total_pages``, and None on the last page (or when ``meta`` is missing).
+    ``page`` is the page asked for (by default the answer's ``meta.page``, else 1); ``next_cursor`` is
+    the next page number as a string, None on the last page (:func:`next_page`).
     """
-    subscribers = payload.get("subscribers") or []
-    meta = payload.get("meta")
-    if not isinstance(meta, dict):
-        meta = {}
-    page = as_int(meta.get("page"), 1) or 1
-    total_pages = as_int(meta.get("total_pages"), 0) or 0
+    if page is None:
+        page = as_int(_meta(payload).get("page"), 1) or 1
     return Page[Participant](
-        items=[normalize_participant(item, campaign) for item in subscribers if isinstance(item, dict)],
-        next_cursor=str(page + 1) if page < total_pages else None,
+        items=[normalize_participant(item, campaign) for item in _items(payload)],
+        next_cursor=next_page(payload, page),
     )
+
+
+def normalize_referrals_page(payload: dict[str, Any], page: int) -> Page[Referral]:
+    """A get subscribers answer of ``type=referrals`` (page ``page``) as a page of Referrals."""
+    return Page[Referral](items=normalize_referrals(_items(payload)), next_cursor=next_page(payload, page))
 
 
 def normalize_referral(payload: dict[str, Any]) -> Referral:

@@ -28,9 +28,25 @@ the choices made (docs/providers.md lists them for users):
 - **Emails** are sent the way the document asks ("normalized (lowercase, no whitespace)"): every
   email the client sends, in a body or a query, is stripped and lower-cased (:func:`normalize_email`).
 - **Names.** The add participant table has ``firstName`` only, so :meth:`ViralLoopsClient.add_participant`
-  takes no last name; the update section says a participant's "name, last name" can be changed, so
-  :meth:`ViralLoopsClient.update_participant` sends ``last_name`` as ``lastName`` (the spelling of
-  ``firstName``; the table itself lists neither). ``customFields`` carries any other participant data.
+  takes no last name. ``customFields`` carries any other participant data.
+- **Update participant** (section 4, ``PUT /v2/campaign/participant``) is written three ways: its table
+  lists ``Apitokken``, ``email``, ``firstName``, ``referrer``, ``sendEmails`` and
+  ``triggerIntegrations``; its sample request sends ``campaignId``, ``newEmail``, ``firstName``,
+  ``referrer`` and ``customFields``; its introduction says it changes the participant's "name, last
+  name". :meth:`ViralLoopsClient.update_participant` takes the union of the table and the sample:
+  ``apiToken`` (the table's "Apitokken", spelt as the v3 referrer section spells the token), ``email``
+  (the participant's current address, which identifies it), ``campaignId`` (the sample, and the 400's
+  "make sure email and campaignId are provided"), ``newEmail``, ``firstName``, ``referrer`` (a referral
+  code, as the table says), ``customFields``, and ``sendEmails`` / ``triggerIntegrations`` only when
+  given (the hub never sends them, leaving the campaign's own behaviour). **Last name**: neither the
+  table nor the sample names a field for it, but the introduction says this is where a last name is
+  changed, and the one participant answer that shows a last name (the v3 referrer's) spells it
+  ``lastName``: the client sends ``last_name`` as ``lastName``. That name is the hub's reading, not
+  the document's, so the program checks what it can: where a read-back shows a ``lastName`` other
+  than the one sent, the update is reported as not kept (see the program). Whether ``customFields``
+  replaces or merges the participant's custom data is not written: the program always sends the whole
+  merged object. The sample answer carries only what changed (``firstName``, ``customFields``), so the
+  answer is never read as the participant.
 
 Errors. The document gives status codes and what they mean, never an error body. :func:`map_error`
 turns a status into a domain error; a message text is recognised only where the document writes it
@@ -187,7 +203,11 @@ class ViralLoopsClient:
         send_emails: bool | None = None,
         trigger_integrations: bool | None = None,
     ) -> Any:
-        """PUT /v2/campaign/participant: update the participant ``email`` names (``apiToken`` in the body)."""
+        """PUT /v2/campaign/participant: update the participant ``email`` names (``apiToken`` in the body).
+
+        ``referrer`` is a referral code; ``custom_fields`` is sent as given (the document does not say
+        whether it replaces or merges). The answer is the sample's: only what changed, not the participant.
+        """
         body = compact(
             apiToken=self._api_key,
             campaignId=self.campaign_id,

@@ -3,19 +3,42 @@
 Viral Loops has no leaderboard endpoint the hub can page through (the reference only mentions one in
 passing), so ``leaderboard`` answers 501, and no endpoint that lists a campaign's participants, so the
 scheduled tasks cannot walk its participants or find its pending rewards (the pending rewards endpoint
-takes one participant's email): they skip Viral Loops campaigns. A referrer given by email is resolved
-to its referral code, since Viral Loops takes only codes.
+takes one participant's email): they skip Viral Loops campaigns. For the same reason the paged
+participant list (``participants_page``) and the campaign-wide referral list (``campaign_referrals``)
+answer 501: the referrals endpoint takes one participant's email. Deleting a participant answers 501
+too: the flag section mentions "[DELETE /campaign/participant]" in passing, but the document never
+describes it (no parameters, no answer, no errors), and a delete the hub cannot check is not one it
+sends. A referrer given by email is resolved to its referral code, since Viral Loops takes only codes.
 
 Add participant: the add section documents ``firstName``, ``referrer`` (a referral code) and
 ``customFields``, so :attr:`ViralLoopsProgram.add_fields` is ``firstName``, ``lastName``, ``referrer``
 and ``metadata`` (sent as ``customFields``, the document's place for "custom user data").
 ``lastName`` is not on the add section: the update section says a participant's "name, last name" can
 be changed, so a new participant's last name is sent by a ``PUT /v2/campaign/participant`` right after
-the add. ``ipAddress`` is refused (422), though the hub once wrote it into ``customFields``: the
-document gives no place for it, and ``customFields`` are the campaign's own form fields (a key the
-campaign does not define would be dropped or shown as a form answer); a caller who wants it kept as
-custom data sends it in ``metadata``. ``userAgent``, ``utmSource``, ``utmCampaign`` and ``signedUpAt``
-have no place either and are refused.
+the add (and checked as an update's is, below). ``ipAddress`` is refused (422), though the hub once
+wrote it into ``customFields``: the document gives no place for it, and ``customFields`` are the
+campaign's own form fields (a key the campaign does not define would be dropped or shown as a form
+answer); a caller who wants it kept as custom data sends it in ``metadata``. ``userAgent``,
+``utmSource``, ``utmCampaign`` and ``signedUpAt`` have no place either and are refused.
+
+Update participant (``PUT /v2/campaign/participant``; the client's docstring reads the section):
+:attr:`ViralLoopsProgram.update_fields` is ``firstName``, ``lastName`` (the section's introduction
+names it; its field name is the hub's reading), ``email`` (sent as ``newEmail``), ``metadata`` (as
+``customFields``) and ``referrer`` (as a referral code: an email is resolved first). The document does
+not say whether ``customFields`` replaces or merges, so the hub reads the current ones (``GET
+participant/data``, which documents them), merges the update into them and sends the whole; a
+``null`` value, which the hub's contract reads as "remove this key", is refused (422 naming
+``metadata.<key>``): Viral Loops documents no way to remove a custom field. A participant cannot be
+its own referrer (422 naming ``referrer``). The PUT's answer holds only what changed, so the hub reads
+the participant back (participant and referrer) under its address after the update and answers that.
+Where that read-back shows a ``lastName`` other than the one sent, Viral Loops did not keep it: the
+hub answers 502 naming ``lastName`` rather than a success that dropped it (where the read-back shows
+no last name at all, as the bare GET participant answer does, the hub cannot tell). An unknown
+participant is 404 (``ParticipantNotFound``); a ``newEmail`` another participant has is 409
+``EMAIL_TAKEN`` naming ``email``; a 400 when a referrer was sent names ``referrer``.
+
+Redeem: Viral Loops marks a reward redeemed in one step and has no approval apart from it, so
+``fulfill: false`` is refused (422 naming ``fulfill``) before any call.
 
 Reading a participant takes one call per documented field source: ``GET participant`` (first name,
 referral code, count: its answer is not documented), ``GET participant/referrer`` (the referrer, the
@@ -35,7 +58,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from hub.domain.errors import EmailTaken, NotFound, ParticipantNotFound, RewardNotFound, ValidationError
+from hub.domain.errors import (
+    EmailTaken,
+    NotFound,
+    ParticipantNotFound,
+    ProviderError,
+    RewardNotFound,
+    ValidationError,
+)
 from hub.domain.models import (
     Conversion,
     Flagged,
@@ -47,7 +77,7 @@ from hub.domain.models import (
     Reward,
     RewardStatus,
 )
-from hub.domain.requests import AddParticipantRequest
+from hub.domain.requests import AddParticipantRequest, UpdateParticipantRequest
 from hub.providers.fields import as_str
 from hub.providers.http import RetryPolicy
 from hub.providers.program import ReferralProgram
@@ -74,6 +104,7 @@ class ViralLoopsProgram(ReferralProgram):
     provider = Provider.VIRAL_LOOPS
     client: ViralLoopsClient
     add_fields = frozenset({"firstName", "lastName", "referrer", "metadata"})
+    update_fields = frozenset({"firstName", "lastName", "email", "metadata", "referrer"})
     # Its probe asks for nobody: "participant not found" is the answer hoped for, and another 404 says
     # nothing of the campaign.
     probe_not_found_is_campaign = False
@@ -97,10 +128,11 @@ class ViralLoopsProgram(ReferralProgram):
             )
         except EmailTaken:
             return self._read(request.email, rank=False), False
-        if request.last_name is not None:
-            # The add section has no last name; the update section is where Viral Loops changes it.
-            self.client.update_participant(request.email, last_name=request.last_name)
-        return self._read(request.email, rank=False), True
+        if request.last_name is None:
+            return self._read(request.email, rank=False), True
+        # The add section has no last name; the update section is where Viral Loops changes it.
+        self.client.update_participant(request.email, last_name=request.last_name)
+        return _kept_last_name(self._read(request.email, rank=False), request.last_name), True
 
     def get_participant(self, email: str) -> Participant:
         return self._read(email, rank=True)
@@ -160,7 +192,55 @@ class ViralLoopsProgram(ReferralProgram):
                 return str(user.get("status", "")).lower() == "converted"
         return False
 
-    def redeem(self, email: str, reward_id: str, milestone_id: str | None) -> Redemption:
+    def update_participant(self, email: str, update: UpdateParticipantRequest) -> Participant:
+        self.refuse_unplaced(update, self.update_fields)
+        _refuse_removals(update.metadata)
+        referrer = self._update_referrer(email, update.referrer)
+        custom_fields = self._merged_custom_fields(email, update.metadata)
+        try:
+            self.client.update_participant(
+                email,
+                new_email=update.email,
+                first_name=update.first_name,
+                last_name=update.last_name,
+                referrer=referrer,
+                custom_fields=custom_fields,
+            )
+        except EmailTaken as error:
+            raise EmailTaken(
+                error.message, details=[{"field": "email", "reason": "another participant of the campaign has it"}]
+            ) from None
+        except ValidationError as error:
+            raise _named_refusal(error, update) from None
+        # The PUT answers only what changed: the participant is read back under its address now.
+        participant = self._read(update.email or email, rank=False)
+        return _kept_last_name(participant, update.last_name)
+
+    def _update_referrer(self, email: str, referrer: str | None) -> str | None:
+        """The referral code an update's ``referrer`` (a code or an email) names; not the participant's own."""
+        if referrer is None:
+            return None
+        if normalize_email(referrer) == normalize_email(email):
+            raise ValidationError(
+                "a participant cannot be its own referrer",
+                details=[{"field": "referrer", "reason": "is the participant being updated"}],
+            )
+        return self.referral_code_of(referrer)
+
+    def _merged_custom_fields(self, email: str, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The participant's custom fields with ``metadata`` merged in (None: no metadata to change).
+
+        The document does not say whether ``customFields`` replaces or merges: the whole merged
+        object is what is sent, right under either reading."""
+        if metadata is None:
+            return None
+        current = _data(self.client.get_participant_data(email))
+        fields = current.get("customFields") if isinstance(current, dict) else None
+        return {**(fields if isinstance(fields, dict) else {}), **metadata}
+
+    def redeem(self, email: str, reward_id: str, milestone_id: str | None, *, fulfill: bool = True) -> Redemption:
+        if not fulfill:
+            raise self.refuse_approval()
         if milestone_id is None:
             pending = {r.reward_id: r for r in normalize_rewards(self.client.get_pending_rewards(email))}
             if reward_id not in pending:
@@ -197,6 +277,38 @@ class ViralLoopsProgram(ReferralProgram):
         ]
         everything = pending + redeemed
         return [r for r in everything if status is None or r.status == status]
+
+
+def _refuse_removals(metadata: dict[str, Any] | None) -> None:
+    """422 naming each ``metadata`` key set to null: Viral Loops documents no removal of a custom field."""
+    removed = [key for key, value in (metadata or {}).items() if value is None]
+    if removed:
+        raise ValidationError(
+            "Viral Loops documents no way to remove a custom field: send a value for each metadata key",
+            details=[
+                {"field": f"metadata.{key}", "reason": "Viral Loops cannot remove a custom field"} for key in removed
+            ],
+        )
+
+
+def _named_refusal(error: ValidationError, update: UpdateParticipantRequest) -> ValidationError:
+    """A 400 on update, naming the referrer when one was sent: the one field the hub cannot check first
+    (Viral Loops has no lookup by referral code), which it refuses when nobody holds the code."""
+    if error.details or update.referrer is None:
+        return error
+    error.details = [{"field": "referrer", "reason": "Viral Loops refused the update: is it a participant's code?"}]
+    return error
+
+
+def _kept_last_name(participant: Participant, sent: str | None) -> Participant:
+    """``participant`` (read back after an update), unless it shows a last name other than ``sent``."""
+    shown = participant.provider_data.get("lastName", sent)
+    if sent is None or shown == sent:
+        return participant
+    raise ProviderError(
+        f"Viral Loops accepted the update but kept the last name {shown!r}, not {sent!r}; any other change was made",
+        details=[{"field": "lastName", "reason": "Viral Loops did not keep it"}],
+    )
 
 
 def build(
