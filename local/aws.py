@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
+import requests
 from moto.server import ThreadedMotoServer
 
 from .template import Template
@@ -55,7 +56,12 @@ class LocalAws:
         return self.endpoint
 
     def stop(self) -> None:
-        self._server.stop()
+        # moto's state is the process's, not the server's: reset it, so that another LocalAws of this
+        # process (a later test module) starts from an empty account as this one did.
+        try:
+            requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
+        finally:
+            self._server.stop()
 
     def create_tables(self) -> None:
         create_tables(self.template, boto3.client("dynamodb", endpoint_url=self.endpoint))

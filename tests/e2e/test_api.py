@@ -209,6 +209,37 @@ def test_a_repeated_convert_without_a_key_reaches_the_provider_once(hub, sandbox
 
 
 @pytest.mark.parametrize("campaign", [GROWSURF, VIRAL_LOOPS])
+def test_a_convert_retried_with_the_email_spelt_otherwise_is_a_replay_not_a_key_reuse(hub, sandboxes, campaign):
+    # Given a referred friend converted once, without a key
+    _, friend = referred_pair(hub, campaign)
+    first = hub.post(f"/campaigns/{campaign}/conversions", {"email": friend})
+    # When the conversion is retried with the email in capitals
+    second = hub.post(f"/campaigns/{campaign}/conversions", {"email": friend.upper()})
+    # Then it is the same conversion: the first answer again, and one conversion at the provider
+    assert second.status_code == first.status_code == 200, second.text
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert second.json() == first.json()
+    converts = [r for r in sandbox_of(sandboxes, campaign).received if r.path.endswith(("/convert", "/ref"))]
+    assert len(converts) == 1
+
+
+def test_a_convert_retried_without_its_key_after_a_keyed_call_is_a_replay(hub, sandboxes):
+    # Given a conversion made with an Idempotency-Key
+    _, friend = referred_pair(hub, GROWSURF)
+    keyed = hub.post(
+        f"/campaigns/{GROWSURF}/conversions", {"email": friend}, headers={"Idempotency-Key": "k-" + friend}
+    )
+    # When a retry comes without the header (a retry layer that drops it), or with another key
+    bare = hub.post(f"/campaigns/{GROWSURF}/conversions", {"email": friend})
+    other = hub.post(f"/campaigns/{GROWSURF}/conversions", {"email": friend}, headers={"Idempotency-Key": "other"})
+    # Then each answers the first conversion, replayed, and GrowSurf was asked to credit once
+    assert keyed.status_code == bare.status_code == other.status_code == 200, (bare.text, other.text)
+    assert bare.headers.get("Idempotent-Replayed") == other.headers.get("Idempotent-Replayed") == "true"
+    assert bare.json() == other.json() == keyed.json()
+    assert len(sandboxes.growsurf.requests_to("/ref", "POST")) == 1
+
+
+@pytest.mark.parametrize("campaign", [GROWSURF, VIRAL_LOOPS])
 def test_redeem_marks_the_pending_reward_redeemed(hub, campaign):
     # Given a referrer whose friend converted, earning a pending reward
     referrer, friend = referred_pair(hub, campaign)

@@ -95,3 +95,23 @@ def test_the_default_webhook_burst_fits_the_reserved_concurrency():
     reserved = int(parameters["WebhookReservedConcurrency"]["Default"])
     # Then a full burst finds a free execution for each request: the gateway answers 429, Lambda never throttles
     assert burst <= reserved
+
+
+def test_every_bulk_queue_keeps_rows_14_days_and_alarms_on_its_oldest_row_well_before():
+    # Given the template's resources and its bulk operations' queues
+    from hub.domain.operations import bulk_operations
+
+    resources = load().resources
+    queues = ["".join(part.title() for part in op.queue.split("_")) + "Queue" for op in bulk_operations() if op.queue]
+    age_alarms = {
+        props["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: props
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and (props := resource["Properties"]).get("MetricName") == "ApproximateAgeOfOldestMessage"
+    }
+    for queue in queues:
+        # Then each keeps its rows SQS's longest, 14 days (the default of 4 would delete a backlog unseen)
+        assert resources[queue]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600, queue
+        # And an alarm watches the age of its oldest row, firing days before the rows are deleted
+        assert 0 < int(age_alarms[queue]["Threshold"]) <= 4 * 24 * 3600, queue
+    assert set(age_alarms) == set(queues)

@@ -37,6 +37,9 @@ def natural_key_window_seconds() -> int:
     return env.environment().dedup_window_seconds
 
 
+#: What every idempotency record's key starts with, whichever function wrote it.
+KEY_PREFIX = "referral-hub"
+
 #: How long a duplicate waits for the first request in progress before answering 409.
 IN_PROGRESS_WAIT_SECONDS = 10.0
 
@@ -79,7 +82,10 @@ def _runner(window: int) -> Callable[..., dict[str, Any]]:
         config.register_lambda_context(_context)
     store = DynamoDBPersistenceLayer(table_name=env.required("IDEMPOTENCY_TABLE"))
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
+    # The records are the stack's, not a function's: Powertools would prefix each key with the name of
+    # the function that wrote it, so replacing a function (a rename, a new logical id) would forget
+    # every answer it stored and run the next retry again.
+    @idempotent_function(data_keyword_argument="request", persistence_store=store, config=config, key_prefix=KEY_PREFIX)
     def run_once(action: Callable[[], Outcome], *, request: dict[str, Any]) -> dict[str, Any]:
         outcome = action()
         return {"status": outcome.status, "body": outcome.body}

@@ -199,15 +199,18 @@ class JobStore:
             self._client = clients.client("dynamodb")
         return self._client
 
-    def _transact(self, items: list[dict[str, Any]]) -> bool:
+    def _transact(self, items: list[dict[str, Any]], *, job_id: str | None = None) -> bool:
         """Write ``items`` in one transaction; False (nothing written) when its first item's condition
-        fails, as when a row's marker says its outcome is already counted."""
+        fails, as when a row's marker says its outcome is already counted. When another item's fails
+        (the job ``job_id`` itself is gone: it expired), :class:`JobNotFound`."""
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             reasons = exc.response.get("CancellationReasons") or []
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 return False
+            if job_id is not None and any(r.get("Code") == "ConditionalCheckFailed" for r in reasons[1:]):
+                raise JobNotFound(f"import job '{job_id}' is gone (it expired): its row is counted nowhere") from None
             raise
         return True
 
@@ -243,8 +246,8 @@ class JobStore:
     def add_rows(self, job_id: str, count: int, *, through: int, split_done: bool = False) -> None:
         """Count ``count`` more rows read into the job (queued or failed up front), the last being
         row ``through``: a split that restarts resumes after it."""
-        expression = "ADD #total :n SET readThrough = :through"
-        values: dict[str, Any] = {":n": {"N": str(count)}, ":through": {"N": str(through)}}
+        expression = "ADD #total :n SET readThrough = :through, expiresAt = :expires"
+        values: dict[str, Any] = {":n": {"N": str(count)}, ":through": {"N": str(through)}, ":expires": self._expiry()}
         if split_done:
             expression += ", splitDone = :done"
             values[":done"] = {"BOOL": True}
@@ -279,9 +282,12 @@ class JobStore:
                 "Update": {
                     "TableName": self.table_name,
                     "Key": _job_key(job_id),
-                    "UpdateExpression": "ADD #counter :one",
+                    # The job is kept as long after its last row as after its creation; a row of a job
+                    # that expired recreates no half of it.
+                    "UpdateExpression": "ADD #counter :one SET expiresAt = :expires",
+                    "ConditionExpression": "attribute_exists(pk)",
                     "ExpressionAttributeNames": {"#counter": counter},
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":expires": self._expiry()},
                 }
             },
         ]
@@ -302,7 +308,7 @@ class JobStore:
                     }
                 }
             )
-        return self._transact(items)
+        return self._transact(items, job_id=job_id)
 
     def record_failures(self, job_id: str, failures: list[RowFailure]) -> None:
         """Count rows that failed before being queued (invalid rows), each once."""
@@ -326,7 +332,9 @@ class JobStore:
             raise JobNotFound("no import job has this id")
         answer = self.client.get_item(TableName=self.table_name, Key=_job_key(job_id), ConsistentRead=True)
         item = answer.get("Item")
-        if item is None:
+        # An item without its operation is what a row counted after its job expired left before rows
+        # were held to their job's existence: no job either.
+        if item is None or "operation" not in item:
             raise JobNotFound(f"no import job '{job_id}'")
         page = self.client.query(
             TableName=self.table_name,

@@ -261,22 +261,51 @@ def write(
     """Run a write exactly once and answer it.
 
     With an ``Idempotency-Key`` header the key is ``operation``, ``scope`` (the campaign) and the
-    header; the payload checked on reuse is the request. Without it, the operation's natural key
+    header; the payload checked on reuse is the request. The operation's natural key
     (:mod:`hub.domain.operations`: convert's email, redeem's email and reward) deduplicates for the
-    configured window; an operation without one simply runs.
+    configured window with or without the header (:class:`_NaturalOnce`); an operation without one,
+    sent without the header, simply runs.
     """
     header = idempotency_key(app)
     payload = request.model_dump(mode="json") if isinstance(request, BaseModel) else request
+    once = _once_per_natural_key(operation, request, scope, action)
+    keyed = header is not None
+    outcome = idempotency.run_once(f"{operation}#{scope}#key#{header}", payload, once) if keyed else once()
+    replayed = outcome.replayed or once.replayed
+    return json_response(outcome.status, outcome.body, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+class _NaturalOnce:
+    """``action`` run once per natural key within the window (or simply run, for an operation without
+    one), remembering whether its answer was a replay.
+
+    The key and the payload checked on it are the natural key's values, lower-cased: two calls with
+    the same values are the same action however an email is spelt, so a replay never meets
+    ``IDEMPOTENCY_KEY_REUSED`` (which only a caller's own key can earn). A call with an
+    ``Idempotency-Key`` runs under both keys, so a retry without the header after a keyed call is a
+    replay too, not a second provider call."""
+
+    def __init__(self, action: Callable[[], idempotency.Outcome], key: str | None, values: tuple[str, ...]):
+        self._action, self._key, self._values = action, key, values
+        self.replayed = False
+
+    def __call__(self) -> idempotency.Outcome:
+        if self._key is None:
+            return self._action()
+        window = idempotency.natural_key_window_seconds()
+        outcome = idempotency.run_once(self._key, list(self._values), self._action, window=window)
+        self.replayed = outcome.replayed
+        return outcome
+
+
+def _once_per_natural_key(
+    operation: str, request: BaseModel | dict[str, Any], scope: str, action: Callable[[], idempotency.Outcome]
+) -> _NaturalOnce:
     natural_key = _natural_key(operation, request)
-    if header is not None:
-        outcome = idempotency.run_once(f"{operation}#{scope}#key#{header}", payload, action)
-    elif natural_key is not None:
-        key = "#".join((operation, scope, "natural", *(part.lower() for part in natural_key)))
-        outcome = idempotency.run_once(key, payload, action, window=idempotency.natural_key_window_seconds())
-    else:
-        outcome = action()
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return json_response(outcome.status, outcome.body, headers)
+    if natural_key is None:
+        return _NaturalOnce(action, None, ())
+    values = tuple(part.lower() for part in natural_key)
+    return _NaturalOnce(action, "#".join((operation, scope, "natural", *values)), values)
 
 
 def _natural_key(operation: str, request: BaseModel | dict[str, Any]) -> tuple[str, ...] | None:

@@ -16,6 +16,7 @@ Each imports what its kind of function runs when it is built, so a function load
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -65,6 +66,7 @@ def api(app: APIGatewayRestResolver) -> Handler:
 def queue(operation: str) -> Handler:
     """The Lambda handler of ``operation``'s bulk queue."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from hub.flows.bulk import Consumer
 
@@ -75,9 +77,12 @@ def queue(operation: str) -> Handler:
         # A processor per invocation: it holds the batch's state (cheap to make, and safe even where
         # invocations share a process, as in the local run).
         processor = BatchProcessor(event_type=EventType.SQS)
-        return dict(
-            process_partial_response(event=event, record_handler=consumer.handle, processor=processor, context=context)
-        )
+        deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+
+        def handle(record: SQSRecord) -> None:
+            consumer.handle(record, deadline=deadline)
+
+        return dict(process_partial_response(event=event, record_handler=handle, processor=processor, context=context))
 
     return _stacked(lambda_handler)
 

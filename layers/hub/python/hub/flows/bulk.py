@@ -24,6 +24,7 @@ queue's consumer exactly once each at the provider's rate.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,8 @@ logger = observability.logger
 #: SQS accepts at most this many entries per SendMessageBatch, and this delay.
 SQS_BATCH = 10
 SQS_MAX_DELAY_SECONDS = 900
+#: What a row needs beyond its provider call's budget (the job's and the idempotency record's writes).
+ROW_MARGIN_SECONDS = 3.0
 #: Transient errors: retried by SQS redelivery until the last delivery allowed.
 TRANSIENT = (ProviderUnavailable, ProviderTimeout, ProviderError, ConfigurationError, InProgress)
 
@@ -366,7 +369,10 @@ class Consumer:
         self.operation = OPERATIONS[operation]
         self._jobs = jobs
         self._queues = Queues(sqs)
-        self.max_receive_count = env.environment().max_receive_count
+        variables = env.environment()
+        self.max_receive_count = variables.max_receive_count
+        #: The time a row may need: one provider call's whole budget, and a margin for the job's writes.
+        self.row_reserve_seconds = variables.http_budget_seconds + ROW_MARGIN_SECONDS
 
     @property
     def jobs(self) -> JobStore:
@@ -374,7 +380,16 @@ class Consumer:
             self._jobs = JobStore()
         return self._jobs
 
-    def handle(self, record: SQSRecord) -> None:
+    def handle(self, record: SQSRecord, *, deadline: float | None = None) -> None:
+        """Run one row; ``deadline`` (``time.monotonic()``) is when the invocation ends.
+
+        A row is started only while a provider call's whole budget (and a margin) is left before the
+        deadline: a row that would not finish is sent back to its queue as a new message, unstarted,
+        and this one reported done, so a timeout neither cuts a row in flight nor spends the receive
+        count of rows that never ran."""
+        if deadline is not None and deadline - time.monotonic() < self.row_reserve_seconds:
+            self._defer(record)
+            return
         message = RowMessage.model_validate_json(record.body)
         # The row's job is its correlation: every line and provider call of the row names it.
         operation = observability.bulk_operation(message.operation)
@@ -423,6 +438,11 @@ class Consumer:
             SyncState().remember(message.remember)
         if self.jobs.record(message.jobId, message.row):
             observability.count("RowSucceeded")
+
+    def _defer(self, record: SQSRecord) -> None:
+        self._queues.send(self.operation.queue_url(), record.body)
+        observability.count("RowDeferred")
+        logger.info("too little time left in the invocation; row sent back to its queue unstarted")
 
     def _requeue(self, record: SQSRecord, retry_after: float | None) -> None:
         delay = min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(retry_after or 1)))
