@@ -5,7 +5,9 @@ A small file goes in the request itself (``POST /imports`` with a ``text/csv`` b
 uploaded: ``POST /imports/uploads`` answers a presigned S3 URL, the file is PUT there as it is read
 from disk, and the hub streams it row by row. The limit for the request is far below API Gateway's
 10 MB: the hub validates and queues every row of a request before it answers, within API Gateway's
-29 seconds, while an upload is read by a function that has 15 minutes.
+29 seconds, so it takes at most 5,000 rows and 5 MB in one (docs/imports.md), while an upload is read
+by a function that has 15 minutes. A small file of more rows than that is refused with a 413
+(``IMPORT_TOO_LARGE``, nothing started), and is then uploaded.
 """
 
 from __future__ import annotations

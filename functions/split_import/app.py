@@ -11,7 +11,8 @@ jobs = JobStore()
 
 
 def split(bucket: str, key: str, job_id: str) -> dict[str, Any]:
-    return imports.split_upload(jobs, job_id, uploads.object_body(bucket, key))
+    # The object is read only by the split that holds the job's lease (a repeated event reads nothing).
+    return imports.split_upload(jobs, job_id, lambda: uploads.object_body(bucket, key))
 
 
 lambda_handler = handlers.uploads(split)

@@ -13,7 +13,12 @@ Control routes (JSON), beside the provider's own routes:
   "path": "/substring", "method": "POST", "probability": 1.0}``: the next ``times`` matching
   requests get that answer (with ``probability`` below 1, each matching request by that chance);
   with ``delay`` and no ``status`` the request is answered normally, but only after ``delay`` seconds
-  (a timeout for a client with a shorter read timeout). ``DELETE`` clears them.
+  (a timeout for a client with a shorter read timeout). With ``"applied": true`` the request is
+  served first (a write is applied; the request's ``served`` records the status it had) and only then is
+  the fault's answer given instead (after ``delay``, if any; with no ``status``, the real answer,
+  late): the provider did the work and the answer was lost. ``"after": n`` lets the first ``n``
+  matching requests through untouched (a fault on a read-back, not on the read before). ``DELETE``
+  clears them.
 - ``POST /_sandbox/latency``: ``{"seconds": 0.05}`` added to every answer.
 - ``POST /_sandbox/rate-limit``: ``{"requests": 50, "perSeconds": 1, "concurrency": 0}``, or ``null``
   to lift it; answers over it are 429 in the provider's own way.
@@ -51,6 +56,7 @@ class Received:
     json: Any
     at: float = field(default_factory=time.time)
     status: int | None = None  # the answer's status, once answered
+    served: int | None = None  # under an ``applied`` fault: the status of the answer the fault replaced
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers.items():
@@ -71,6 +77,8 @@ class Fault:
     path: str | None = None
     method: str | None = None
     probability: float = 1.0  # below 1: each matching request gets the fault with this chance
+    applied: bool = False  # serve the request first (a write is applied), then give the fault's answer
+    after: int = 0  # let this many matching requests through untouched before the fault applies
 
     def matches(self, request: Request) -> bool:
         if self.path is not None and self.path not in request.path:
@@ -218,21 +226,27 @@ class Sandbox:
         try:
             if latency:
                 time.sleep(latency)
+            if fault is not None and fault.applied:
+                served = self._respond(request, throttle_wait)
+                received.served = served.status_code
+                return _forced_after(fault, served)
             forced = _forced_answer(fault)
             if forced is not None:
                 return forced
-            if throttle_wait is not None:
-                with self.lock:
-                    self.throttled += 1
-                return self.rate_limited(throttle_wait)
-            refusal = self.authenticate(request)
-            if refusal is not None:
-                return refusal
-            return self._route(request)
+            return self._respond(request, throttle_wait)
         finally:
             if throttle_wait is None:
                 with self.lock:
                     self._in_flight -= 1
+
+    def _respond(self, request: Request, throttle_wait: float | None) -> Response:
+        """The provider's own answer: its 429 over the rate limit, its refusal of a wrong key, or the route's."""
+        if throttle_wait is not None:
+            with self.lock:
+                self.throttled += 1
+            return self.rate_limited(throttle_wait)
+        refusal = self.authenticate(request)
+        return refusal if refusal is not None else self._route(request)
 
     def _route(self, request: Request) -> Response:
         """Run the handler of the provider's route the request matches; 404 or 405 when none does."""
@@ -251,6 +265,9 @@ class Sandbox:
     def _take_fault(self, request: Request) -> Fault | None:
         for fault in self.faults:
             if fault.matches(request):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)
@@ -340,6 +357,17 @@ def _forced_answer(fault: Fault | None) -> Response | None:
         time.sleep(fault.delay)
     if fault.status is None:
         return None
+    body = fault.body if fault.body is not None else {"error": "Injected failure"}
+    return json_response(body, fault.status, fault.headers)
+
+
+def _forced_after(fault: Fault, served: Response) -> Response:
+    """The answer of a fault that lets the request be served first: its delay waited out, then its
+    forced answer, or the one served, late, when it forces none."""
+    if fault.delay:
+        time.sleep(fault.delay)
+    if fault.status is None:
+        return served
     body = fault.body if fault.body is not None else {"error": "Injected failure"}
     return json_response(body, fault.status, fault.headers)
 

@@ -10,6 +10,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from hub.domain.errors import (
+    AnswerLost,
     HubError,
     ProviderError,
     ProviderThrottled,
@@ -188,6 +189,54 @@ def test_refused_connection_gives_provider_unavailable(fast_policy):
     with pytest.raises(ProviderUnavailable) as raised:
         http.request("POST", "/echo", json={})
     assert raised.value.code == "PROVIDER_UNAVAILABLE"
+
+
+# -- non-idempotent writes: a lost answer is raised, not retried -----------------------------------
+
+
+def test_a_write_answered_500_is_not_retried_but_raised_as_a_lost_answer(sandbox, http):
+    # Given a 500 ahead of the answer
+    sandbox.inject(500)
+    # When a non-idempotent write is made
+    with pytest.raises(AnswerLost) as raised:
+        http.request("POST", "/echo", json={"n": 1}, idempotent=False)
+    # Then the provider saw it once, and the caller learns the answer was lost to a provider error
+    assert len(sandbox.requests_to("/echo")) == 1
+    assert raised.value.code == "PROVIDER_ERROR"
+    assert type(raised.value.cause) is ProviderError
+
+
+def test_a_write_that_times_out_after_being_sent_is_raised_as_a_lost_answer(sandbox, http):
+    # Given an answer slower than the read timeout (0.5 s)
+    sandbox.inject(delay=1.0)
+    # When a non-idempotent write is made / Then it is not sent again
+    with pytest.raises(AnswerLost) as raised:
+        http.request("POST", "/echo", json={"n": 2}, idempotent=False)
+    assert len(sandbox.requests_to("/echo")) == 1
+    assert isinstance(raised.value.cause, ProviderTimeout)
+
+
+def test_a_write_throttled_with_429_is_still_retried(sandbox, http):
+    # Given a 429 (the provider refused it: nothing was applied)
+    sandbox.inject(429, headers={"Retry-After": "0"})
+    # When a non-idempotent write is made / Then it is sent again and succeeds
+    assert http.request("POST", "/echo", json={"n": 3}, idempotent=False) == {"echo": {"n": 3}}
+    assert len(sandbox.requests_to("/echo")) == 2
+
+
+def test_a_write_whose_connection_is_refused_is_still_retried(fast_policy):
+    # Given a port nobody listens on (no request can have been sent)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    waits: list[float] = []
+    http = ProviderHttp("echo", f"http://127.0.0.1:{port}/v1", headers={}, policy=fast_policy, sleep=waits.append)
+    # When / Then it is retried as any call (a wait before each attempt after the first), and fails as
+    # unreachable, not as a lost answer
+    with pytest.raises(ProviderUnavailable) as raised:
+        http.request("POST", "/echo", json={}, idempotent=False)
+    assert not isinstance(raised.value, AnswerLost)
+    assert len(waits) == fast_policy.attempts - 1
 
 
 def test_every_attempt_takes_a_slot_of_the_rate_limiter(sandbox, fast_policy):

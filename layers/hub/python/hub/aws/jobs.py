@@ -3,7 +3,10 @@
 Items of a job share the partition key ``JOB#<id>``:
 
 - ``sk = JOB``: the job: campaign, operation, ``total`` (rows read so far), ``succeeded``,
-  ``failed``, ``splitDone`` (every row has been read), timestamps, and ``kind = JOB``, the partition
+  ``failed``, ``splitDone`` (every row has been read), ``readThrough`` (the last row counted in
+  ``total``), ``requestHash`` (for a job named by an Idempotency-Key: the request it was made for),
+  ``splitLease`` and ``splitLeaseUntil`` (the split that reads the job's rows now, and until when its
+  claim holds), timestamps, and ``kind = JOB``, the partition
   key of the ``JobsByCreatedAt`` index (sort key ``createdAt``), which lists jobs newest first
   without a scan. The index holds keys only, so the counters' many updates never write to it;
 - ``sk = ROW#<row>``: a marker that the row's outcome was counted;
@@ -17,6 +20,13 @@ The status is derived on read, never stored: ``queued`` until a row has an outco
 until every row read has one (and the file is fully read), then ``completed`` or
 ``completedWithErrors``.
 
+One reader of a job's rows at a time: a split (or a retried keyed import) first claims the job's
+lease (:meth:`JobStore.claim_split`), which succeeds only while the job is not fully read and no
+other reader's lease is current; it then counts rows through :meth:`JobStore.holding`, whose every
+``add_rows`` is conditional on still holding the lease. Two readers can therefore never both add to
+``total``: a second S3 event for one upload finds the lease taken (or the split done) and does nothing,
+and one that comes after a crashed reader's lease expired takes over after ``readThrough``.
+
 A failed row can be reopened (:meth:`JobStore.reopen`) when its message is put back on its queue from
 the dead-letter queue: its failure is uncounted in one transaction, so the row can be counted again.
 """
@@ -25,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import time
 from dataclasses import dataclass, field, replace
@@ -47,6 +58,10 @@ LISTING_KIND = "JOB"
 MAX_JOB_ID_BYTES = 256
 #: BatchGetItem takes at most this many keys.
 BATCH_GET_MAX = 100
+
+
+class LeaseLost(Exception):
+    """A reader's claim on a job's rows expired and another reader took it: this one must stop."""
 
 
 def _job_key(job_id: str) -> dict[str, Any]:
@@ -79,6 +94,7 @@ class Job:
     split_done: bool
     created_at: str
     read_through: int = 0
+    request_hash: str | None = None
     failures: list[RowFailure] = field(default_factory=list)
     next_cursor: str | None = None
 
@@ -172,6 +188,10 @@ def row_cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
+def _condition_failed(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
 def _job_from_item(job_id: str, item: dict[str, Any]) -> Job:
     return Job(
         job_id=job_id,
@@ -183,6 +203,7 @@ def _job_from_item(job_id: str, item: dict[str, Any]) -> Job:
         split_done=item["splitDone"]["BOOL"],
         created_at=item["createdAt"]["S"],
         read_through=int(item.get("readThrough", {}).get("N", "0")),
+        request_hash=item.get("requestHash", {}).get("S"),
     )
 
 
@@ -192,6 +213,14 @@ class JobStore:
     def __init__(self, table_name: str | None = None, client: Any = None):
         self.table_name = table_name or env.required("JOBS_TABLE")
         self._client = client
+        #: the lease this store counts rows under (:meth:`holding`); None: rows are counted freely
+        self.lease: str | None = None
+
+    def holding(self, owner: str) -> JobStore:
+        """This store, counting rows only while ``owner`` holds the job's lease (else :class:`LeaseLost`)."""
+        leased = copy.copy(self)
+        leased.lease = owner
+        return leased
 
     @property
     def client(self) -> Any:
@@ -217,13 +246,18 @@ class JobStore:
     def _expiry(self) -> dict[str, str]:
         return {"N": str(int(time.time()) + RETENTION_SECONDS)}
 
-    def create(self, job_id: str, *, campaign: str | None, operation: str, created_at: str) -> bool:
+    def create(
+        self, job_id: str, *, campaign: str | None, operation: str, created_at: str, request_hash: str | None = None
+    ) -> bool:
         """A new job with no rows yet (``add_rows`` counts them in as they are read); False (nothing
-        written) when a job of that id exists already."""
+        written) when a job of that id exists already. ``request_hash`` names the request a job keyed
+        by an Idempotency-Key was made for, so that a retry can be told from a reuse of the key."""
+        extra = {"requestHash": {"S": request_hash}} if request_hash else {}
         try:
             self.client.put_item(
                 TableName=self.table_name,
                 Item={
+                    **extra,
                     **_job_key(job_id),
                     "campaign": {"S": campaign} if campaign else {"NULL": True},
                     "operation": {"S": operation},
@@ -238,7 +272,7 @@ class JobStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not _condition_failed(exc):
                 raise
             return False
         return True
@@ -251,13 +285,65 @@ class JobStore:
         if split_done:
             expression += ", splitDone = :done"
             values[":done"] = {"BOOL": True}
-        self.client.update_item(
-            TableName=self.table_name,
-            Key=_job_key(job_id),
-            UpdateExpression=expression,
-            ExpressionAttributeNames={"#total": "total"},
-            ExpressionAttributeValues=values,
-        )
+        condition: dict[str, Any] = {}
+        if self.lease is not None:
+            condition["ConditionExpression"] = "splitLease = :owner"
+            values[":owner"] = {"S": self.lease}
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_job_key(job_id),
+                UpdateExpression=expression,
+                ExpressionAttributeNames={"#total": "total"},
+                ExpressionAttributeValues=values,
+                **condition,
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            raise LeaseLost(f"the split of job '{job_id}' was taken over by another reader") from None
+
+    def claim_split(self, job_id: str, owner: str, *, seconds: float) -> bool:
+        """Claim the job's rows for ``owner`` for ``seconds``: True when the job exists, is not fully
+        read, and no other reader holds a current lease (an expired one is taken over); else False,
+        and nothing changes."""
+        now = time.time()
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_job_key(job_id),
+                UpdateExpression="SET splitLease = :owner, splitLeaseUntil = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND splitDone = :false"
+                    " AND (attribute_not_exists(splitLeaseUntil) OR splitLeaseUntil < :now OR splitLease = :owner)"
+                ),
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":until": {"N": f"{now + seconds:.3f}"},
+                    ":now": {"N": f"{now:.3f}"},
+                    ":false": {"BOOL": False},
+                },
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            return False
+        return True
+
+    def release_split(self, job_id: str, owner: str) -> None:
+        """Give up ``owner``'s lease (a reader that failed), so the next attempt need not wait for it
+        to expire; nothing when another reader holds it."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_job_key(job_id),
+                UpdateExpression="REMOVE splitLease, splitLeaseUntil",
+                ConditionExpression="splitLease = :owner",
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
 
     def record(self, job_id: str, row: int, *, error: dict[str, Any] | None = None) -> bool:
         """Count a row's outcome once: success when ``error`` is None, else a failure with that error.

@@ -9,6 +9,12 @@ One item per thing remembered, keyed by ``pk`` alone (so a campaign's items spre
   at least that often even if nothing changed (a contact edited in Loops by hand is put right).
 - ``reward#<campaign>#<reward id>``: the reward was announced to Loops. The syncContact consumer
   writes it (only if absent, keeping the first ``at``) once Loops accepted the event; it never expires.
+- ``webhook#<provider>#<campaign>#<kind>#<identity...>``: the webhook event was sent to Loops (the
+  ingress's dedup key, :meth:`hub.flows.deliveries.events.WebhookEvent.dedup_key`). Written like a
+  reward's mark; it expires after :data:`WEBHOOK_MARK_TTL_SECONDS`, the ingress's dedup window.
+
+The syncContact consumer reads a row's mark (:meth:`SyncState.marked`, a consistent read) before it
+runs the row: a row whose mark is there was done already, whatever window has passed since.
 
 Reads are batched (BatchGetItem, 100 keys a call) and fingerprint writes too (BatchWriteItem, 25 a
 call); what DynamoDB leaves unprocessed is sent again with a short backoff.
@@ -29,6 +35,8 @@ from hub.settings import env
 
 #: A contact whose stats did not change is rewritten after this long anyway.
 FINGERPRINT_TTL_SECONDS = 30 * 24 * 3600
+#: A webhook event's mark is kept as long as the ingress remembers the event (providers retry for days).
+WEBHOOK_MARK_TTL_SECONDS = 7 * 24 * 3600
 #: DynamoDB's limits per BatchGetItem and per BatchWriteItem.
 BATCH_GET = 100
 BATCH_WRITE = 25
@@ -44,6 +52,13 @@ def stats_key(campaign: str, email: str) -> str:
 def reward_key(campaign: str, reward_id: str) -> str:
     """The item marking a campaign's reward as announced."""
     return f"reward#{campaign}#{reward_id}"
+
+
+def _expiry(key: str) -> str | None:
+    """When the mark ``key`` expires (epoch seconds), or None for a mark kept forever."""
+    if key.startswith("webhook#"):
+        return str(int(time.time()) + WEBHOOK_MARK_TTL_SECONDS)
+    return None
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -107,12 +122,26 @@ class SyncState:
         """Delete the item ``key``, if there is one."""
         self.client.delete_item(TableName=self.table_name, Key={"pk": {"S": key}})
 
+    def marked(self, key: str) -> bool:
+        """Whether ``key`` is marked done (an unexpired item; read consistently, so a mark written by
+        another consumer a moment ago is seen)."""
+        answer = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": key}}, ConsistentRead=True)
+        item = answer.get("Item")
+        if item is None:
+            return False
+        expires = int(item.get("expiresAt", {}).get("N", "0"))
+        return not expires or expires > int(time.time())
+
     def remember(self, key: str) -> bool:
         """Mark ``key`` as done, unless it is already (the first mark keeps its time); True if new."""
+        item: dict[str, Any] = {"pk": {"S": key}, "at": {"S": datetime.now(UTC).isoformat(timespec="seconds")}}
+        expires = _expiry(key)
+        if expires is not None:
+            item["expiresAt"] = {"N": expires}
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item={"pk": {"S": key}, "at": {"S": datetime.now(UTC).isoformat(timespec="seconds")}},
+                Item=item,
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:

@@ -126,6 +126,13 @@ class InProgress(Conflict):
     code = "REQUEST_IN_PROGRESS"
 
 
+class ImportTooLarge(HubError):
+    """An import request past the rows or the bytes one request may carry (``hub.flows.imports``:
+    ``MAX_ROWS``, ``MAX_BODY_BYTES``): nothing was started; the file goes through ``POST /imports/uploads``."""
+
+    code = "IMPORT_TOO_LARGE"
+
+
 class RateLimited(HubError):
     """The hub, or a provider after the hub's retries, refuses more requests for now."""
 
@@ -161,6 +168,21 @@ class ProviderError(HubError):
     """The provider answered with an error the hub cannot pass on as the user's fault."""
 
     code = "PROVIDER_ERROR"
+
+
+class AnswerLost(ProviderError):
+    """A write the provider may have applied lost its answer: a 5xx, a read timeout or a connection
+    broken after the request was sent. Sending it again blindly could apply it twice (credit a referral
+    or redeem a reward twice), so the HTTP layer does not retry it: the program reads the provider's
+    state to tell whether it was applied, and sends it again only if it was not. ``cause`` is the error
+    the answer was lost to; a lost answer left unresolved is the provider's failure (``PROVIDER_ERROR``).
+    """
+
+    code = "PROVIDER_ERROR"
+
+    def __init__(self, message: str, *, cause: HubError):
+        super().__init__(message)
+        self.cause = cause
 
 
 class ProviderAuthFailed(ProviderError):

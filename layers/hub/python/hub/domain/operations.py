@@ -328,7 +328,8 @@ _DECLARED: list[Operation] = [
         "/imports",
         "createImport",
         "A bulk job from JSON rows, or from a CSV body (Content-Type text/csv, with campaign and operation as query"
-        " parameters); 202 with jobId and total",
+        " parameters); 202 with jobId and total. One request carries at most 5,000 rows and 5 MB: past that,"
+        " 413 IMPORT_TOO_LARGE, nothing started; send the file through POST /imports/uploads",
         ImportRequest,
         success=202,
         # Read with a CSV body only (a JSON body names them itself), so they are not constrained here.

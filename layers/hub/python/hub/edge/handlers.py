@@ -78,9 +78,14 @@ def queue(operation: str) -> Handler:
         # invocations share a process, as in the local run).
         processor = BatchProcessor(event_type=EventType.SQS)
         deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+        handled = 0
 
         def handle(record: SQSRecord) -> None:
-            consumer.handle(record, deadline=deadline)
+            # The batch's first row always runs: it has the whole invocation, the most any row gets,
+            # and deferring it too would send every row back forever under a short timeout.
+            nonlocal handled
+            handled += 1
+            consumer.handle(record, deadline=deadline if handled > 1 else None)
 
         return dict(process_partial_response(event=event, record_handler=handle, processor=processor, context=context))
 

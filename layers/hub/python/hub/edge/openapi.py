@@ -213,7 +213,8 @@ _DESCRIPTIONS = {
     403: "No or a wrong API key",
     404: "Unknown campaign, participant, contact or job",
     409: "A conflict: already converted, email taken, or an Idempotency-Key reused or still in progress",
-    413: "The request is larger than a Lambda function takes (6 MB)",
+    413: "The request is larger than a Lambda function takes (6 MB), or an import past its caps (5,000 rows, 5 MB;"
+    " POST /imports/uploads takes any size)",
     422: "Invalid input: which field, and why",
     429: "Throttled (the API's usage plan, or a provider's limit outlasting the budget); see Retry-After",
     501: "The campaign's provider has no such operation",

@@ -14,11 +14,15 @@ queue's consumer exactly once each at the provider's rate.
   redelivers it after the visibility timeout; on the last delivery allowed the row is counted as
   failed with its reason and sent to the dead-letter queue with that reason as message attributes.
 - Any other error (invalid for the provider, not found, conflict, unsupported) fails the row at once.
-- A row queued by a scheduled task (:mod:`hub.flows.schedules`) may carry a stable ``key``, which replaces
-  its job and row number in the idempotency key and keys its Loops event, so the same row queued by
-  several runs reaches the provider once; and an item of the sync state table (:mod:`hub.aws.sync_state`)
-  to ``remember`` once the row succeeded, or to ``forget`` if it fails for good (so the next run
-  queues it again).
+- A row queued by a scheduled task (:mod:`hub.flows.schedules`) or a webhook delivery
+  (:mod:`hub.flows.webhooks`) may carry a stable ``key``, which replaces its job and row number in the
+  idempotency key and keys its Loops event, so the same row queued by several runs or deliveries
+  reaches the provider once; and an item of the sync state table (:mod:`hub.aws.sync_state`) to
+  ``remember`` once the row succeeded (a row whose mark is there already is counted as succeeded
+  without running: past the idempotency windows too), or to ``forget`` if it fails for good (so the
+  next run queues it again).
+- A consumer starts a row only while a provider call's budget is left in its invocation; the others go
+  back to their queue unstarted (:meth:`Consumer.handle`).
 """
 
 from __future__ import annotations
@@ -400,6 +404,8 @@ class Consumer:
         if self.jobs.is_recorded(message.jobId, message.row):
             logger.info("row already counted", extra={"jobId": message.jobId, "row": message.row})
             return
+        if self._marked(message):
+            return
         try:
             self._execute_once(message)
         except ProviderThrottled as exc:
@@ -416,6 +422,21 @@ class Consumer:
             self._fail(message, record, exc, dead_letter=False)
             return
         self._succeeded(message)
+
+    def _marked(self, message: RowMessage) -> bool:
+        """Whether the row was done already, by the mark it writes once it succeeded: a copy delivered
+        after every window that would catch it (a backlog older than a day) is counted as succeeded and
+        does not reach the provider again."""
+        if message.remember is None:
+            return False
+        from hub.aws.sync_state import SyncState
+
+        if not SyncState().marked(message.remember):
+            return False
+        logger.info("row done already: its mark is written", extra={"jobId": message.jobId, "row": message.row})
+        if self.jobs.record(message.jobId, message.row):
+            observability.count("RowSucceeded")
+        return True
 
     def _execute_once(self, message: RowMessage) -> None:
         """The row at its provider, under the idempotency key of what it means."""

@@ -28,7 +28,9 @@ When state is written, and why:
   write (the first one wins), so nothing can mark a reward that was never announced. Until then a
   later run may queue the reward again; the row's stable key (``reward#<campaign>#<reward id>``, not
   the job's) makes the consumer run it once and keys the Loops event's ``Idempotency-Key``, so Loops
-  sees it once (both for 24 hours, far longer than a row waits in the queue).
+  sees it once (both for 24 hours). Past those windows (a backlog older than a day), the mark itself
+  stops a copy: the consumer reads a row's mark before running it, and counts a marked row as
+  succeeded without sending it.
 
 A campaign whose provider cannot list participants (Viral Loops) or rewards (Viral Loops, SparkLoop)
 is skipped, which the run's answer, log and metrics say; it is not an error. One campaign's provider

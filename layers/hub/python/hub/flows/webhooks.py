@@ -67,8 +67,16 @@ reward of the other side is not), is answered 200 without being queued again. Ke
 
 Each new event becomes one ``syncContact`` row (contact properties and a Loops event) on the syncContact
 queue, under one import job per delivery; the queue's consumer upserts the contact and sends the event
-with an ``Idempotency-Key``. The answer is 200 (SparkLoop counts any other status as a failure) with the
-job id, the events queued and the duplicates.
+with an ``Idempotency-Key``. The row is keyed by its event, not its delivery: its stable ``key`` is
+``syncContact#<dedup key>`` (the idempotency key the consumer runs it under, and the Loops event's key)
+and, once sent, its ``remember`` mark (the dedup key) is written in the sync state table
+(:mod:`hub.aws.sync_state`), a mark the consumer checks first. So a delivery whose rows were queued but
+whose answer failed (a write after the send failed, the invocation timed out), retried by the provider
+under a new job, reaches Loops once per event, even past the 24 hours the idempotency record and Loops
+keep a key.
+
+The answer is 200 (SparkLoop counts any other status as a failure) with the job id, the events queued
+and the duplicates.
 """
 
 from __future__ import annotations
@@ -361,10 +369,11 @@ class WebhookIngress:
         job = _DeliveryJob(self.jobs, campaign, self._sqs)
         try:
             for event in events:
+                key = event.dedup_key(provider, campaign)
                 outcome = idempotency.run_once(
-                    event.dedup_key(provider, campaign),
+                    key,
                     {"identity": list(event.identity)},
-                    partial(self._enqueue, job, campaign, event),
+                    partial(self._enqueue, job, campaign, event, key),
                     window=DEDUP_WINDOW_SECONDS,
                 )
                 body["duplicates" if outcome.replayed else "queued"].append(event.kind.value)
@@ -372,12 +381,17 @@ class WebhookIngress:
             job.close()
         return job.id
 
-    def _enqueue(self, job: _DeliveryJob, campaign: str, event: WebhookEvent) -> idempotency.Outcome:
-        """Queue one event's contact sync as the next row of the delivery's job. A row SQS does not take
-        fails the delivery (503), so the provider retries it and the event is not lost."""
+    def _enqueue(self, job: _DeliveryJob, campaign: str, event: WebhookEvent, key: str) -> idempotency.Outcome:
+        """Queue one event's contact sync as the next row of the delivery's job, under the event's dedup
+        ``key`` (its stable key and its mark: see the module's notes). A row SQS does not take fails the
+        delivery (503), so the provider retries it and the event is not lost."""
         writer, row = job.next_row()
         try:
-            writer.take(row, campaign, event.contact)
+            # Checked as the consumer will read it; the event's contact sync was validated already.
+            request = writer.check(row, None, event.contact.model_dump(mode="json", by_alias=True, exclude_none=True))
+            if request is not None:
+                # The ingress's own record holds ``key``: the row's record (same table) needs another.
+                writer.queue(row, campaign, request, key=f"{SYNC_CONTACT}#{key}", remember=key)
             queued = row not in writer.flush()
         except QueueUnavailable as exc:
             logger.exception("the contact sync could not be queued")

@@ -8,7 +8,14 @@ nothing of GrowSurf's ``GrowSurf-Retry-After-*-Milliseconds`` headers; so the lo
 reuses urllib3's parser for the standard ``Retry-After`` header.
 
 A 4xx other than 429 is never retried: it is handed to the client's error mapper, which turns the
-provider's documented error into a domain error. URLs are logged without their query string, since
+provider's documented error into a domain error.
+
+A call marked non-idempotent (``request(..., idempotent=False)``: a write the provider would apply
+twice, such as crediting a referral or redeeming a reward) is retried only where the provider cannot
+have applied it: a 429, and a connection that was never made (refused, connect timeout). A 5xx, a read
+timeout or a connection broken after the request was sent may come after the provider did the work,
+so the call raises :class:`~hub.domain.errors.AnswerLost` at once instead, and the program reads the
+provider's state to tell (:func:`reconcile_write`). URLs are logged without their query string, since
 some providers take a key there, and no header is ever logged.
 
 Every call publishes its metrics (calls, latency, 429s waited, errors by code) through
@@ -22,12 +29,14 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from hub.domain.errors import (
+    AnswerLost,
     ConfigurationError,
     Conflict,
     HubError,
@@ -151,6 +160,7 @@ class _Call:
     json: Any
     headers: Mapping[str, str] | None
     started: float
+    idempotent: bool = True
 
 
 @dataclass(frozen=True)
@@ -197,8 +207,13 @@ class ProviderHttp:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
     ) -> Any:
         """Send one call, retrying what is worth retrying; return the parsed JSON body (or None).
+
+        ``idempotent=False`` marks a write the provider would apply twice: a 5xx or a read timeout
+        after the request was sent raises :class:`~hub.domain.errors.AnswerLost` instead of a retry
+        (a 429 and a connection never made are still retried).
 
         The call's metrics are published however it ends: its latency covers every attempt and wait,
         and an error is counted by the hub's code for it.
@@ -207,7 +222,8 @@ class ProviderHttp:
         tally = _Tally()
         error_code: str | None = None
         try:
-            return self._send(method, path, params, json, headers, started, tally)
+            call = _Call(method, path, f"{self.base_url}{path}", params, json, headers, started, idempotent)
+            return self._send(call, tally)
         except HubError as exc:
             error_code = exc.code
             raise
@@ -222,17 +238,7 @@ class ProviderHttp:
                 error_code=error_code,
             )
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str] | None,
-        started: float,
-        tally: _Tally,
-    ) -> Any:
-        call = _Call(method, path, f"{self.base_url}{path}", params, json, headers, started)
+    def _send(self, call: _Call, tally: _Tally) -> Any:
         failure: _Retryable | None = None
         for attempt in range(1, self.policy.attempts + 1):
             outcome = self._try(call, attempt, tally)
@@ -258,18 +264,44 @@ class ProviderHttp:
             # The hub's own limiter could not give a slot within the call's budget.
             raise ProviderThrottled(exc.message, retry_after=exc.retry_after) from None
         if isinstance(response, _Unsent):
-            if not response.retry:
-                raise response.error
-            return _Retryable(response.error)
+            return self._unanswered(call, response)
         self._log(call.method, call.path, response.status_code, attempt, call.started)
         if response.status_code < 400:
             return response
         if response.status_code == 429:
             return self._throttled(call, response, tally)
         if response.status_code >= 500:
-            return self._server_failed(response)
+            return self._unless_lost(call, self._server_failed(response))
         parsed = ProviderResponse(response.status_code, _body(response), response.headers)
         raise self._redact(self._error_mapper(parsed))
+
+    def _unanswered(self, call: _Call, unsent: _Unsent) -> _Retryable:
+        """An attempt without an answer: retried if another attempt may mend it and, for a write that
+        is not idempotent, only if the request never reached the provider."""
+        if not unsent.retry:
+            raise unsent.error
+        if unsent.reached:
+            return self._unless_lost(call, _Retryable(unsent.error))
+        return _Retryable(unsent.error)
+
+    def _unless_lost(self, call: _Call, failure: _Retryable) -> _Retryable:
+        """``failure``, to retry; for a non-idempotent write, whose provider may have applied it,
+        :class:`AnswerLost` raised instead: another attempt could apply it twice."""
+        if call.idempotent:
+            return failure
+        logger.warning(
+            "provider answer lost",
+            extra={
+                "provider": self.provider,
+                "method": call.method,
+                "path": call.path,
+                "errorCode": failure.error.code,
+            },
+        )
+        raise AnswerLost(
+            f"{self.provider} may have applied the request, but its answer was lost ({failure.error.message})",
+            cause=failure.error,
+        )
 
     def _throttled(self, call: _Call, response: requests.Response, tally: _Tally) -> _Retryable:
         """A 429: waited for as the provider asks, unless it asks for longer than the policy allows."""
@@ -379,10 +411,12 @@ class ProviderHttp:
 
 @dataclass(frozen=True)
 class _Unsent:
-    """An attempt that got no answer: the error to report, and whether another attempt may help."""
+    """An attempt that got no answer: the error to report, whether another attempt may help, and
+    whether the request may have reached the provider (False only for a connection never made)."""
 
     error: HubError
     retry: bool
+    reached: bool = False
 
 
 #: What ``requests`` raises before sending for a header (a key) or a base URL it cannot use.
@@ -413,17 +447,68 @@ def _unsent(provider: str, policy: RetryPolicy, exc: requests.RequestException) 
     if isinstance(exc, _UNSENDABLE):
         return _Unsent(_unsendable(provider), retry=False)
     if isinstance(exc, requests.Timeout):
-        return _Unsent(ProviderTimeout(f"{provider} did not answer within {policy.read_timeout:g}s"), retry=True)
+        return _Unsent(
+            ProviderTimeout(f"{provider} did not answer within {policy.read_timeout:g}s"),
+            retry=True,
+            reached=not isinstance(exc, requests.exceptions.ConnectTimeout),
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         # A certificate or TLS failure does not clear within a call.
         return _Unsent(ProviderUnavailable(f"{provider} could not be reached over TLS"), retry=False)
     if isinstance(exc, requests.ConnectionError):
-        return _Unsent(ProviderUnavailable(f"{provider} could not be reached"), retry=True)
+        return _Unsent(ProviderUnavailable(f"{provider} could not be reached"), retry=True, reached=_reached(exc))
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
-        return _Unsent(ProviderError(f"{provider} sent an answer that broke off or cannot be decoded"), retry=True)
+        return _Unsent(
+            ProviderError(f"{provider} sent an answer that broke off or cannot be decoded"), retry=True, reached=True
+        )
     if isinstance(exc, requests.TooManyRedirects):
         return _Unsent(ProviderError(f"{provider} redirected the hub too many times"), retry=False)
     return _Unsent(ProviderError(f"the call to {provider} failed before an answer was read"), retry=False)
+
+
+def _reached(exc: requests.ConnectionError) -> bool:
+    """Whether a connection error may have come after the request was sent: anything but a connection
+    that was never made (refused, unresolvable, connect timeout), which urllib3 reports wrapped."""
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return not isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
+T = TypeVar("T")
+
+
+def reconcile_write(
+    write: Callable[[], T],
+    applied: Callable[[], bool],
+    *,
+    already: tuple[type[HubError], ...] = (),
+) -> T | None:
+    """Send a non-idempotent ``write`` whose lost answer is reconciled, not retried blindly.
+
+    When the write's answer is lost (:class:`AnswerLost`), ``applied`` reads the provider's state: if it
+    shows the write done, the write succeeded and None is answered (its own answer is gone: the caller
+    answers from the state it reads). If not, the write is sent once more, which is safe then. That
+    second send is resolved the same way: an error in ``already`` (the provider's documented "already
+    done", met right after an attempt whose answer was lost) is the first attempt's success; another
+    lost answer, or a refusal (:class:`Conflict`, :class:`ValidationError`: the provider may refuse
+    what was done already without saying so), is read back once more, and raised unless the state
+    shows the write done. An error of ``applied`` itself is raised as it is: the operation failed as a
+    whole and is tried again later (a bulk row by SQS), where the same reconciliation runs.
+    """
+    try:
+        return write()
+    except AnswerLost:
+        if applied():
+            return None
+    try:
+        return write()
+    except already:
+        return None
+    except (AnswerLost, Conflict, ValidationError):
+        if applied():
+            return None
+        raise
 
 
 def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -43,6 +43,10 @@ no code or message text it would have to invent; it maps by status, and a 404 by
 - 400/422 -> :class:`~hub.domain.errors.ValidationError` carrying GrowSurf's message, if any; 409 ->
   :class:`~hub.domain.errors.Conflict`; 5xx -> provider errors (:func:`hub.providers.http.default_error`).
 
+Trigger referral, approve and fulfill are sent as non-idempotent writes (a 5xx or a read timeout
+after sending is not retried blindly: :class:`~hub.domain.errors.AnswerLost`, which the program
+reconciles by reading the participant or the reward back).
+
 States GrowSurf reports only through undocumented errors (credit already awarded, reward already
 approved or fulfilled, an update's email taken or referrer assigned already) are read by the programs
 before they act, not recognised in error bodies.
@@ -218,11 +222,11 @@ class GrowSurfClient:
 
     def trigger_referral_by_id(self, participant_id: str) -> Any:
         """POST /campaign/{id}/participant/{participantId}/ref: award the referrer's credit (if CREDIT_PENDING)."""
-        return self._call("POST", f"{self._participant(participant_id)}/ref")
+        return self._call("POST", f"{self._participant(participant_id)}/ref", idempotent=False)
 
     def trigger_referral_by_email(self, participant_email: str) -> Any:
         """POST /campaign/{id}/participant/{participantEmail}/ref: the same, by the referred one's email."""
-        return self._call("POST", f"{self._participant(participant_email)}/ref")
+        return self._call("POST", f"{self._participant(participant_email)}/ref", idempotent=False)
 
     def update_participant_by_id(
         self,
@@ -298,12 +302,15 @@ class GrowSurfClient:
         """POST /campaign/{id}/reward/{rewardId}/approve: approve a reward; ``fulfill=True`` also fulfills it,
         ``fulfill=False`` is sent as ``false`` (approve only), None leaves the field out (not fulfilled)."""
         return self._call(
-            "POST", f"{self._campaign}/reward/{path_segment(reward_id)}/approve", json=compact(fulfill=fulfill)
+            "POST",
+            f"{self._campaign}/reward/{path_segment(reward_id)}/approve",
+            json=compact(fulfill=fulfill),
+            idempotent=False,
         )
 
     def fulfill_participant_reward(self, reward_id: str) -> Any:
         """POST /campaign/{id}/reward/{rewardId}/fulfill: mark an approved reward fulfilled."""
-        return self._call("POST", f"{self._campaign}/reward/{path_segment(reward_id)}/fulfill")
+        return self._call("POST", f"{self._campaign}/reward/{path_segment(reward_id)}/fulfill", idempotent=False)
 
     def remove_participant_reward(self, reward_id: str) -> Any:
         """DELETE /campaign/{id}/reward/{rewardId}: remove a reward that is not approved yet."""

@@ -16,6 +16,13 @@
   participant named in the request. With ``fulfill=False`` it only approves (``approve`` with
   ``fulfill: false``, the document's one flag for it) and answers ``approved``; a reward approved or
   fulfilled already is 409 then (GrowSurf refuses to approve it again, with no documented error).
+- A trigger, approve or fulfill whose answer was lost (a 5xx or a read timeout after it was sent:
+  :class:`~hub.domain.errors.AnswerLost`) is reconciled, not retried blindly
+  (:func:`hub.providers.http.reconcile_write`): the participant is read back (``CREDIT_AWARDED``, or
+  ``CREDIT_EXPIRED`` past the credit window: the trigger was applied) or the reward (fulfilled for a
+  redeem, no longer pending for an approve). Applied, the operation answers as on a first success
+  (the convert's answer is read from the participant as always); not applied, the write is sent once
+  more. A failed read-back is the provider's error: the caller, or SQS for a bulk row, tries again.
 - Campaign details are Get Campaign: its name, status, counts and reward catalog.
 - The participants page is Get Participants (``limit``, ``nextId``); the cursor is GrowSurf's
   ``nextId``, handed back untouched. A cursor GrowSurf refuses (400) is the caller's: 422 naming
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from hub.domain.errors import (
@@ -88,12 +96,14 @@ from hub.providers.growsurf.client import (
     normalize_referrals_page,
     normalize_rewards,
 )
-from hub.providers.http import RetryPolicy
+from hub.providers.http import RetryPolicy, reconcile_write
 from hub.providers.program import ReferralProgram
 from hub.providers.ratelimit.local import RateLimiter
 from hub.settings.config import CampaignConfig
 
 CREDIT_PENDING, CREDIT_AWARDED = "CREDIT_PENDING", "CREDIT_AWARDED"
+#: The ``referralStatus`` of a referral a trigger was applied to: credited, or expired past the window.
+TRIGGERED = frozenset({CREDIT_AWARDED, "CREDIT_EXPIRED"})
 #: The ``referralStatus`` a referred sign-up is sent with, per the campaign's ``credit_referrals``.
 SIGNUP_REFERRAL_STATUS = {"on_conversion": CREDIT_PENDING, "on_signup": CREDIT_AWARDED}
 
@@ -155,7 +165,7 @@ class GrowSurfProgram(ReferralProgram):
         if status == CREDIT_AWARDED:
             raise AlreadyConverted(f"the referral of {email} was credited already")
         try:
-            self.client.trigger_referral_by_email(email)
+            reconcile_write(partial(self.client.trigger_referral_by_email, email), partial(self._triggered, email))
         except (ValidationError, Conflict):
             # GrowSurf documents no error of this call: one credited meanwhile is told by its state.
             if _referral_status(self.client.get_participant_by_email(email)) == CREDIT_AWARDED:
@@ -175,6 +185,11 @@ class GrowSurfProgram(ReferralProgram):
             referrer=referrer,
         )
 
+    def _triggered(self, email: str) -> bool:
+        """Whether the participant's referral shows a trigger applied: credited, or expired (a trigger
+        past the credit window)."""
+        return _referral_status(self.client.get_participant_by_email(email)) in TRIGGERED
+
     def _listed_status(self, email: str) -> str | None:
         """The referral's status from Get Referrals, for an answer whose participant does not carry it."""
         page = self.client.get_referrals(email=email, limit=1)
@@ -186,6 +201,11 @@ class GrowSurfProgram(ReferralProgram):
     def reward(self, email: str, participant_reward_id: str) -> Reward | None:
         """The participant's reward ``participant_reward_id`` as GrowSurf has it now (None if it has none)."""
         return next((r for r in self.rewards(email, None) if r.id == participant_reward_id), None)
+
+    def _reward_is(self, email: str, participant_reward_id: str, *statuses: RewardStatus) -> bool:
+        """Whether the participant's reward is now in one of ``statuses`` (read back after a lost answer)."""
+        reward = self.reward(email, participant_reward_id)
+        return reward is not None and reward.status in statuses
 
     def _own_reward(self, email: str, participant_reward_id: str) -> Reward:
         """The participant's reward ``participant_reward_id``; :class:`RewardNotFound` naming ``rewardId``
@@ -205,16 +225,19 @@ class GrowSurfProgram(ReferralProgram):
         if not fulfill:
             return self._approve(email, reward)
         if reward.status == RewardStatus.APPROVED:
-            self.client.fulfill_participant_reward(reward_id)
+            write = partial(self.client.fulfill_participant_reward, reward_id)
         else:
-            self.client.approve_participant_reward(reward_id, fulfill=True)
+            write = partial(self.client.approve_participant_reward, reward_id, fulfill=True)
+        reconcile_write(write, partial(self._reward_is, email, reward_id, RewardStatus.REDEEMED))
         return Redemption(campaign=self.campaign, email=email, reward_id=reward_id, status=RewardStatus.REDEEMED)
 
     def _approve(self, email: str, reward: Reward) -> Redemption:
         """Approve a pending reward without fulfilling it (``fulfill: false``)."""
         if reward.status != RewardStatus.PENDING:
             raise _already_approved(email, reward.id)
-        self.client.approve_participant_reward(reward.id, fulfill=False)
+        approve = partial(self.client.approve_participant_reward, reward.id, fulfill=False)
+        past_pending = partial(self._reward_is, email, reward.id, RewardStatus.APPROVED, RewardStatus.REDEEMED)
+        reconcile_write(approve, past_pending)
         return Redemption(campaign=self.campaign, email=email, reward_id=reward.id, status=RewardStatus.APPROVED)
 
     def remove_reward(self, email: str, reward_id: str) -> RewardRemoval:

@@ -48,6 +48,9 @@ the choices made (docs/providers.md lists them for users):
   merged object. The sample answer carries only what changed (``firstName``, ``customFields``), so the
   answer is never read as the participant.
 
+Convert, flag and the two redeems are sent as non-idempotent writes: a 5xx or a read timeout after
+sending is not retried blindly (:class:`~hub.domain.errors.AnswerLost`); the program reconciles it.
+
 Errors. The document gives status codes and what they mean, never an error body. :func:`map_error`
 turns a status into a domain error; a message text is recognised only where the document writes it
 ("Participant not found", "Already converted", "The newEmail is already used by another participant",
@@ -233,12 +236,12 @@ class ViralLoopsClient:
     def convert_participant(self, email: str) -> Any:
         """POST /v2/campaign/participant/convert: mark a referred participant as converted."""
         body = {"campaignId": self.campaign_id, "email": normalize_email(email)}
-        return self._call(self.http, _CONVERT, "POST", f"/v2{_PARTICIPANT}/convert", json=body)
+        return self._call(self.http, _CONVERT, "POST", f"/v2{_PARTICIPANT}/convert", json=body, idempotent=False)
 
     def flag_participant(self, email: str, reason: str) -> Any:
         """POST /v3/campaign/participant/flag: exclude a participant from the waitlist and leaderboard."""
         body = compact(campaignId=self.campaign_id, email=normalize_email(email), reason=reason)
-        return self._call(self.http, _PARTICIPANT_PATH, "POST", f"/v3{_PARTICIPANT}/flag", json=body)
+        return self._call(self.http, _PARTICIPANT_PATH, "POST", f"/v3{_PARTICIPANT}/flag", json=body, idempotent=False)
 
     def get_participant_order(self, email: str, *, referral_code: str | None = None) -> Any:
         """GET /v2/campaign/participant/order: the order of a participant (Shopify, WooCommerce)."""
@@ -265,7 +268,7 @@ class ViralLoopsClient:
     def redeem_milestone(self, email: str, milestone_id: str) -> Any:
         """POST /v2/campaign/participant/redeem: mark a participant's milestone reward as redeemed."""
         body = {"email": normalize_email(email), "campaignId": self.campaign_id, "milestoneId": milestone_id}
-        return self._call(self.http, _MILESTONE, "POST", f"/v2{_PARTICIPANT}/redeem", json=body)
+        return self._call(self.http, _MILESTONE, "POST", f"/v2{_PARTICIPANT}/redeem", json=body, idempotent=False)
 
     def get_pending_rewards(self, email: str) -> Any:
         """GET <rewards>/campaign/participant/rewards/pending: rewards earned but not yet redeemed."""
@@ -288,6 +291,7 @@ class ViralLoopsClient:
             f"{_PARTICIPANT}/rewards/redeem",
             json=body,
             headers=self._reward_headers,
+            idempotent=False,
         )
 
 

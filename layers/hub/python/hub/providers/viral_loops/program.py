@@ -51,14 +51,31 @@ campaign does not have (no leaderboard: a 4xx on rank) is null.
 Convert answers ``credited``: true only when the documented answer says the participant was converted
 and names the referrer it credited; where the answer does not say (no ``converted`` in it), the hub
 reads back the v3 referrer endpoint, whose ``referredUsers`` carries each referral's status.
+
+Lost answers. A convert, redeem or flag whose answer was lost (a 5xx or a read timeout after it was
+sent: :class:`~hub.domain.errors.AnswerLost`) is reconciled, not retried blindly
+(:func:`hub.providers.http.reconcile_write`), and answered as a first success when the read-back shows
+it applied; otherwise it is sent once more, and that send's documented "Already converted" / "already
+redeemed" (409) is the first attempt's success. Convert reads the v3 referrer's ``referredUsers``
+(the participant ``converted``; the answer's ``credited`` is then true and its referrer is named by
+referral code, the one the read shows). Redeem reads the pending rewards: a reward the hub found
+pending before (a redeem without ``milestoneId``) and no longer listed was redeemed; with a
+``milestoneId`` the hub did not read it before, so it sends the redeem again and a 409 is its own
+success. Flag reads GET participant: ``flagged: true`` where the answer shows it; where it does not,
+the flag is sent again (flagging sets the same state again). The hub does not read the state before a
+convert, so a convert of a participant converted already whose first attempt failed is answered as
+converted (the provider's state is the same either way).
 """
 
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any
 
 from hub.domain.errors import (
+    AlreadyConverted,
+    AlreadyRedeemed,
     EmailTaken,
     NotFound,
     ParticipantNotFound,
@@ -79,7 +96,7 @@ from hub.domain.models import (
 )
 from hub.domain.requests import AddParticipantRequest, UpdateParticipantRequest
 from hub.providers.fields import as_str
-from hub.providers.http import RetryPolicy
+from hub.providers.http import RetryPolicy, reconcile_write
 from hub.providers.program import ReferralProgram
 from hub.providers.ratelimit.local import RateLimiter
 from hub.providers.viral_loops.client import (
@@ -160,7 +177,14 @@ class ViralLoopsProgram(ReferralProgram):
         return normalize_participant(answer, self.campaign, email=email, referrer=referrer, rank=ranked)
 
     def convert(self, email: str) -> Conversion:
-        data = _data(self.client.convert_participant(email))
+        answer = reconcile_write(
+            partial(self.client.convert_participant, email),
+            partial(self._credited_by_read_back, email),
+            already=(AlreadyConverted,),
+        )
+        if answer is None:
+            return self._reconciled_conversion(email)
+        data = _data(answer)
         data = data if isinstance(data, dict) else {}
         referrer = as_str(data.get("referrer"))
         if "converted" in data:
@@ -177,6 +201,18 @@ class ViralLoopsProgram(ReferralProgram):
             credited=credited,
             referrer=ReferrerRef(email=referrer) if referrer else None,
             reward_triggered=triggered if isinstance(triggered, bool) else None,
+        )
+
+    def _reconciled_conversion(self, email: str) -> Conversion:
+        """The answer to a convert whose own answer was lost and whose read-back shows it converted."""
+        referrer = _data(self.client.get_referrer_by_referred_participant(email))
+        code = as_str(referrer.get("referralCode")) if isinstance(referrer, dict) else None
+        return Conversion(
+            campaign=self.campaign,
+            email=email,
+            converted=True,
+            credited=True,
+            referrer=ReferrerRef(referral_code=code) if code else None,
         )
 
     def _credited_by_read_back(self, email: str) -> bool:
@@ -241,17 +277,16 @@ class ViralLoopsProgram(ReferralProgram):
     def redeem(self, email: str, reward_id: str, milestone_id: str | None, *, fulfill: bool = True) -> Redemption:
         if not fulfill:
             raise self.refuse_approval()
+        # Read-back after a lost answer: a reward seen pending before and gone from the list was
+        # redeemed; one not read before cannot be told from an unknown one, so it is sent again.
+        seen_pending = milestone_id is None
         if milestone_id is None:
-            pending = {r.reward_id: r for r in normalize_rewards(self.client.get_pending_rewards(email))}
-            if reward_id not in pending:
-                raise RewardNotFound(f"{email} has no pending reward {reward_id}")
-            milestone_id = pending[reward_id].milestone_id
-            if milestone_id is None:
-                raise ValidationError(
-                    "Viral Loops needs the reward's milestone",
-                    details=[{"field": "milestoneId", "reason": "is required for this reward"}],
-                )
-        self.client.redeem_reward(email, milestone_id, reward_id)
+            milestone_id = self._pending_milestone(email, reward_id)
+        reconcile_write(
+            partial(self.client.redeem_reward, email, milestone_id, reward_id),
+            partial(self._no_longer_pending, email, reward_id) if seen_pending else _unknown,
+            already=(AlreadyRedeemed,),
+        )
         return Redemption(
             campaign=self.campaign,
             email=email,
@@ -260,8 +295,30 @@ class ViralLoopsProgram(ReferralProgram):
             status=RewardStatus.REDEEMED,
         )
 
+    def _pending_milestone(self, email: str, reward_id: str) -> str:
+        """The milestone of the participant's pending reward ``reward_id`` (404 if it is not pending)."""
+        pending = {r.reward_id: r for r in normalize_rewards(self.client.get_pending_rewards(email))}
+        if reward_id not in pending:
+            raise RewardNotFound(f"{email} has no pending reward {reward_id}")
+        milestone_id = pending[reward_id].milestone_id
+        if milestone_id is None:
+            raise ValidationError(
+                "Viral Loops needs the reward's milestone",
+                details=[{"field": "milestoneId", "reason": "is required for this reward"}],
+            )
+        return milestone_id
+
+    def _no_longer_pending(self, email: str, reward_id: str) -> bool:
+        """Whether the pending rewards no longer hold ``reward_id`` (read back after a lost answer)."""
+        return all(r.reward_id != reward_id for r in normalize_rewards(self.client.get_pending_rewards(email)))
+
+    def _shows_flagged(self, email: str) -> bool:
+        """Whether GET participant shows the participant flagged; False where its answer does not say."""
+        data = _data(self.client.get_participant(email))
+        return isinstance(data, dict) and data.get("flagged") is True
+
     def flag(self, email: str, reason: str) -> Flagged:
-        self.client.flag_participant(email, reason)
+        reconcile_write(partial(self.client.flag_participant, email, reason), partial(self._shows_flagged, email))
         return Flagged(campaign=self.campaign, email=email, flagged=True, reason=reason)
 
     def referrals(self, email: str) -> list[Referral]:
@@ -277,6 +334,11 @@ class ViralLoopsProgram(ReferralProgram):
         ]
         everything = pending + redeemed
         return [r for r in everything if status is None or r.status == status]
+
+
+def _unknown() -> bool:
+    """A read-back that cannot tell: the write is sent again, and its "already done" is the answer."""
+    return False
 
 
 def _refuse_removals(metadata: dict[str, Any] | None) -> None:
