@@ -13,8 +13,6 @@ from hub.domain.errors import (
     HubError,
     ParticipantNotFound,
     ProviderError,
-    ProviderTimeout,
-    ProviderUnavailable,
 )
 from hub.domain.models import Contact, ContactDeletion, Deletion, Participant, Provider
 from hub.domain.requests import ContactSyncRequest
@@ -126,10 +124,6 @@ def delete_contact(email: str) -> ContactDeletion:
     return ContactDeletion(email=email, deleted=True)
 
 
-#: The failures of a call that may be sent again, as the class to report them with.
-_TRANSIENT: tuple[type[HubError], ...] = (ProviderUnavailable, ProviderTimeout, ProviderError)
-
-
 def erase(program: ReferralProgram, email: str, *, contact: bool) -> Deletion:
     """Remove the participant ``email`` from the program's campaign and, with ``contact``, its Loops
     contact: the answer says what this call deleted where.
@@ -139,6 +133,8 @@ def erase(program: ReferralProgram, email: str, *, contact: bool) -> Deletion:
     beside the contact's own answer, and only nothing to delete anywhere is a 404. Should Loops fail
     after the participant was deleted, the error says so and that sending the same call again
     finishes the erasure."""
+    if contact:
+        loops_client()  # no contact store configured: refused before anything is deleted
     try:
         program.delete_participant(email)
         deleted = True
@@ -152,21 +148,28 @@ def erase(program: ReferralProgram, email: str, *, contact: bool) -> Deletion:
         contact_deleted = delete_contact(email).deleted
     except ContactNotFound:
         contact_deleted = False
-    except _TRANSIENT as exc:
-        if not deleted:
-            raise
-        provider = PROVIDER_NAMES[program.provider]
-        raise type(exc)(
-            f"the participant was deleted at {provider}, but its Loops contact was not: {exc.message}."
-            " Send the same request again to delete the contact",
-            details=[
-                {"field": "email", "reason": f"deleted at {provider}"},
-                {"field": "contact", "reason": f"not deleted in Loops: {exc.message}"},
-            ],
-        ) from None
+    except HubError as exc:
+        if deleted:
+            raise _half_done(exc, PROVIDER_NAMES[program.provider]) from None
+        raise
     if not deleted and not contact_deleted:
         raise ParticipantNotFound(
             f"nothing to delete: no participant {email} in campaign {program.campaign}, and no Loops contact",
             details=[{"field": "email", "reason": "no such participant or contact"}],
         )
     return Deletion(campaign=program.campaign, email=email, deleted=deleted, contact_deleted=contact_deleted)
+
+
+def _half_done(exc: HubError, provider: str) -> HubError:
+    """Loops' error after the participant was deleted, saying so: the same error (its class, status and
+    any wait it asks for), its message and details telling what was done and how to finish."""
+    exc.message = (
+        f"the participant was deleted at {provider}, but its Loops contact was not: {exc.message}."
+        " Send the same request again to delete the contact"
+    )
+    exc.args = (exc.message,)
+    exc.details = [
+        {"field": "email", "reason": f"deleted at {provider}"},
+        {"field": "contact", "reason": "not deleted in Loops"},
+    ]
+    return exc
