@@ -32,7 +32,7 @@ CONCURRENCY = int(os.environ.get("BENCH_ERASURE_CONCURRENCY", "5"))
 CAMPAIGN = "demo-growsurf"
 
 
-def erase(sandboxes: Sandboxes, url: str, people: list[str]) -> tuple[dict[str, Any], float]:
+def erase(url: str, people: list[str]) -> tuple[dict[str, Any], float]:
     """Erase ``people`` by one import; the finished job and the seconds it took."""
     headers = {"x-api-key": API_KEY}
     rows = [{"email": address, "contact": True} for address in people]
@@ -82,7 +82,7 @@ def erased_by_the_hub(sandboxes: Sandboxes, people: list[str]) -> tuple[dict[str
         }
         process, url = spawn(env, Path(workdir) / "hub.log", API_KEY)
         try:
-            return erase(sandboxes, url, people)
+            return erase(url, people)
         finally:
             stop_spawned(process)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -18,26 +17,18 @@ from hub.aws.jobs import JobStore
 from hub.flows.bulk import Consumer
 from local.aws import LocalAws
 from local.events import sqs_record
-from local.template import load
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    saved = dict(os.environ)
-    local = LocalAws(load())
-    local.start()
+@pytest.fixture(scope="module", autouse=True)
+def _consumer_environment(aws: LocalAws) -> None:
     os.environ.update(
         {
             "JOBS_TABLE": "JobsTable",
-            "DELETE_CONTACT_QUEUE_URL": local.physical["DeleteContactQueue"],
-            "DELETE_CONTACT_DLQ_URL": local.physical["DeleteContactDeadLetterQueue"],
+            "DELETE_CONTACT_QUEUE_URL": aws.physical["DeleteContactQueue"],
+            "DELETE_CONTACT_DLQ_URL": aws.physical["DeleteContactDeadLetterQueue"],
             "HUB_HTTP_BUDGET_SECONDS": "5",
         }
     )
-    yield local
-    local.stop()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def received(aws: LocalAws, sqs: Any, count: int) -> list[dict[str, Any]]:

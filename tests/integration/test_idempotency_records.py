@@ -11,19 +11,12 @@ import pytest
 
 from hub.aws import idempotency
 from local.aws import LocalAws
-from local.template import load
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    saved = dict(os.environ)
-    local = LocalAws(load())
-    local.start()
+@pytest.fixture(scope="module", autouse=True)
+def _table(aws: LocalAws) -> Iterator[None]:
     os.environ["IDEMPOTENCY_TABLE"] = "IdempotencyTable"
-    yield local
-    local.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+    yield
     idempotency._runner.cache_clear()
 
 

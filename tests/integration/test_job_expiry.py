@@ -3,8 +3,6 @@ expired recreates no half of it (which ``GET /imports/{jobId}`` could not read).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -14,18 +12,6 @@ from hub.aws import jobs as jobs_module
 from hub.aws.jobs import JobStore
 from hub.domain.errors import JobNotFound
 from local.aws import LocalAws
-from local.template import load
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    saved = dict(os.environ)
-    local = LocalAws(load())
-    local.start()
-    yield local
-    local.stop()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ messages."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,20 +12,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.aws import LocalAws
-from local.template import load
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    # The local run points this process's AWS clients at its emulator (AWS_ENDPOINT_URL and dummy
-    # credentials): put the environment back for the tests that run after these.
-    saved = dict(os.environ)
-    local = LocalAws(load())
-    local.start()
-    yield local
-    local.stop()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,16 +26,9 @@ ROWS = 120
 EVENT = json.loads((ROOT / "events" / "s3_split_import_upload.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    saved = dict(os.environ)
-    local = LocalAws(load())
-    local.start()
-    os.environ.update(load().environment(local.physical))
-    yield local
-    local.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+@pytest.fixture(scope="module", autouse=True)
+def _function_environment(aws: LocalAws) -> None:
+    os.environ.update(load().environment(aws.physical))
 
 
 @pytest.fixture
