@@ -154,6 +154,7 @@ def test_viral_loops_has_no_participant_list(hub, sandboxes):
     response = hub.get(f"/campaigns/{VIRAL_LOOPS}/participants")
     assert response.status_code == 501, response.text
     assert "listCampaignParticipants" in error_of(response)["message"]
+    assert calls(sandboxes) == 0
 
 
 # -- update -----------------------------------------------------------------------------------------
@@ -417,6 +418,9 @@ def test_an_unapproved_reward_is_removed_and_another_participants_is_not(hub, sa
     # Then it is gone, and the other is untouched
     assert response.status_code == 200, response.text
     assert response.json() == {"campaign": GROWSURF, "email": first, "rewardId": reward["id"], "removed": True}
+    # And GrowSurf was asked once to remove that reward, and never the other's
+    assert len(sandboxes.growsurf.requests_to(f"/reward/{reward['id']}", "DELETE")) == 1
+    assert sandboxes.growsurf.requests_to(f"/reward/{other['id']}", "DELETE") == []
     assert [r["id"] for r in sandboxes.growsurf.rewards_of(first)] == []
     assert [r["id"] for r in sandboxes.growsurf.rewards_of(second)] == [other["id"]]
 
@@ -429,6 +433,9 @@ def test_an_approved_reward_cannot_be_removed(hub, sandboxes):
     assert approved.status_code == 200, approved.text
     response = delete(hub, f"/campaigns/{GROWSURF}/participants/{referrer}/rewards/{reward['id']}")
     assert response.status_code == 409, response.text
+    assert [detail["field"] for detail in error_of(response)["details"]] == ["rewardId"]
+    # The hub refused it before asking GrowSurf to remove anything
+    assert sandboxes.growsurf.requests_to(f"/reward/{reward['id']}", "DELETE") == []
     assert [r["id"] for r in sandboxes.growsurf.rewards_of(referrer)] == [reward["id"]]
 
 

@@ -27,6 +27,7 @@ def test_a_csv_contact_cell_that_is_not_true_or_false_fails_its_row_naming_the_f
 def test_a_json_contact_that_is_a_string_is_refused_as_the_api_refuses_it():
     failure = validate_row(OPERATIONS["deleteParticipant"], "c", 1, {"email": "ada@example.com", "contact": "true"})
     assert isinstance(failure, RowFailure)
+    assert [detail["field"] for detail in failure.error["details"]] == ["contact"]
 
 
 def test_an_update_row_names_the_participant_and_its_new_address():

@@ -259,3 +259,19 @@ def test_the_document_allows_exactly_the_flags_the_hub_takes(monkeypatch, value)
     # Then the document allows it exactly when the hub takes it
     schema = _parameter("/campaigns/{campaign}/participants/{email}", "delete", "contact")
     assert _validator(schema).is_valid(value) is taken
+
+
+def test_every_field_of_an_answer_is_required_as_every_answer_carries_it():
+    # ``to_wire`` dumps every field, a field without a value as null: an answer's schema requires all
+    # of them, and one that may be null says so.
+    from hub.domain.models import Deletion
+
+    schemas = DOCUMENT["components"]["schemas"]
+    for name in ("Deletion", "Page_Referral_"):
+        assert sorted(schemas[name]["required"]) == sorted(schemas[name]["properties"])
+    deletion = Deletion(campaign="c", email="ada@example.com", deleted=True).to_wire()
+    assert deletion["contactDeleted"] is None
+    _validator({"$ref": "#/components/schemas/Deletion"}).validate(deletion)
+    assert {"type": "null"} in schemas["Deletion"]["properties"]["contactDeleted"]["anyOf"]
+    # A request's optional fields stay optional.
+    assert schemas["RedeemRequest"]["required"] == ["email", "rewardId"]

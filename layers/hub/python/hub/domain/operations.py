@@ -283,7 +283,8 @@ _DECLARED: list[Operation] = [
         "GET",
         "/campaigns/{campaign}/referrals",
         "listCampaignReferrals",
-        "The campaign's referrals, paged (limit, cursor, status)",
+        "The campaign's referrals, paged (limit, cursor, status). SparkLoop's referrals are all converted:"
+        " another status answers 422 naming it",
         response=Page[Referral],
         query={
             "limit": LIMIT_100,

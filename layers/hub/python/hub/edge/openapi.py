@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import AfterValidator, BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+from pydantic_core import core_schema
 
 from hub.domain import operations
 from hub.domain.operations import Operation
@@ -72,6 +73,21 @@ _ERROR_SCHEMA = {
 }
 
 
+class _AnswerSchema(GenerateJsonSchema):
+    """Answers are ``model_dump``-ed whole (``HubModel.to_wire``): every field is in every answer, a
+    field without a value as null, so an answer's schema requires each one (its nullable fields say
+    ``null`` in their ``anyOf``). Requests keep their optional fields optional."""
+
+    def field_is_required(
+        self,
+        field: core_schema.ModelField | core_schema.DataclassField | core_schema.TypedDictField,
+        total: bool,
+    ) -> bool:
+        if self.mode == "serialization":
+            return True
+        return super().field_is_required(field, total)
+
+
 def document() -> dict[str, Any]:
     """The whole OpenAPI document."""
     bulk_names = [op.name for op in operations.bulk_operations()]
@@ -81,7 +97,7 @@ def document() -> dict[str, Any]:
             models.append((op.request, "validation"))
         if op.response is not None:
             models.append((op.response, "serialization"))
-    refs, defs = models_json_schema(models, ref_template=REF, by_alias=True)
+    refs, defs = models_json_schema(models, ref_template=REF, by_alias=True, schema_generator=_AnswerSchema)
     schemas = {**defs.get("$defs", {}), "Error": _ERROR_SCHEMA}
     request_models = {op.request for op in OPERATIONS if op.request is not None}
     for model in _with_nested(request_models):
