@@ -1,7 +1,9 @@
 """Writes whose answer was lost (issue 12): the provider did the work, then answered 500 or too late for
 the client's read timeout. The hub reads the provider's state back and answers its own success as
 success, instead of retrying blindly into "already converted" / "already redeemed"; a write that was
-not applied is sent once more. Over real HTTP against the GrowSurf and Viral Loops sandboxes."""
+not applied is sent once more. The same for the participant writes a second send would answer otherwise
+(add, a change of email or referrer, delete, reward removal, a Loops contact delete). Over real HTTP
+against the sandboxes."""
 
 from __future__ import annotations
 
@@ -9,15 +11,22 @@ from typing import Any
 
 import pytest
 
-from hub.domain.errors import ProviderError
+from hub.domain.errors import AlreadyConverted, ProviderError
 from hub.domain.models import Provider, RewardStatus
+from hub.domain.requests import AddParticipantRequest, UpdateParticipantRequest
+from hub.flows import contacts
 from hub.providers.growsurf.client import GrowSurfClient
 from hub.providers.growsurf.program import GrowSurfProgram
+from hub.providers.loops.client import LoopsClient
+from hub.providers.sparkloop.client import SparkLoopClient
+from hub.providers.sparkloop.program import SparkLoopProgram
 from hub.providers.viral_loops.client import ViralLoopsClient
 from hub.providers.viral_loops.program import ViralLoopsProgram
 from hub.settings.config import CampaignConfig, KeyRef
 from local.sandbox.base import Sandbox
 from local.sandbox.growsurf import GrowSurfSandbox
+from local.sandbox.loops import LoopsSandbox
+from local.sandbox.sparkloop import SparkLoopSandbox
 from local.sandbox.viral_loops import Readings, ViralLoopsSandbox
 
 GS_KEY = "gs-lost-answers-key-51c2"
@@ -26,6 +35,7 @@ VL_KEY = "vl-lost-answers-token-8d0e"
 VL_CAMPAIGN = "cl2ad12345a1ab601234"
 ANN, BOB = "ann@example.com", "bob@example.com"
 ALEX, SAM = "alex@example.com", "sam@example.com"
+CAT = "cat@example.com"
 
 #: The provider did the work, then the answer was lost: a 500, or an answer later than the client's
 #: read timeout (the ``fast_policy`` fixture reads for 0.5 s).
@@ -200,7 +210,7 @@ def test_viral_loops_convert_whose_first_attempt_was_not_applied_is_sent_once_mo
 def test_viral_loops_convert_whose_read_back_fails_raises_the_provider_error(viral_loops, vl_program):
     # Given a convert applied and its answer lost, and the referrer read-back failing
     viral_loops.inject(500, path="/convert", method="POST", applied=True)
-    viral_loops.inject(500, path="/v3/campaign/participant/referrer", times=10)
+    viral_loops.inject(500, path="/v3/campaign/participant/referrer", times=10, after=1)  # not the read before
     # When / Then the provider's error is raised, and the convert was not sent again
     with pytest.raises(ProviderError):
         vl_program.convert(SAM)
@@ -253,3 +263,180 @@ def test_viral_loops_flag_whose_answer_was_lost_is_answered_flagged(viral_loops,
     assert viral_loops.participant(SAM)["flagged"] is True
     expected = [200] if viral_loops.readings.participant_answer == "full" else [200, 200]
     assert writes(viral_loops, "/flag") == expected
+
+
+# -- the participant writes: add, update, delete, remove reward -----------------------------------
+
+
+def sent(sandbox: Sandbox, path_suffix: str, method: str) -> list[int | None]:
+    """The status the provider itself gave each ``method`` request to ``path_suffix``."""
+    return [r.served or r.status for r in sandbox.requests_to(path_suffix, method)]
+
+
+def test_growsurf_delete_whose_answer_was_lost_is_answered_deleted_once(growsurf, gs_program, lost):
+    # Given GrowSurf removes Bob and then loses its answer
+    growsurf.inject(path=f"/participant/{BOB}", method="DELETE", **lost)
+    # When the hub deletes Bob / Then it answers without error, Bob is gone, from one remove
+    gs_program.delete_participant(BOB)
+    with pytest.raises(KeyError):
+        growsurf.participant(BOB)
+    assert sent(growsurf, f"/participant/{BOB}", "DELETE") == [200]
+
+
+def test_growsurf_delete_whose_first_attempt_was_not_applied_is_sent_once_more(growsurf, gs_program):
+    # Given a 500 before GrowSurf removed anyone
+    growsurf.inject(500, path=f"/participant/{BOB}", method="DELETE")
+    # When the hub deletes Bob / Then the read-back found Bob, and the second remove did it
+    gs_program.delete_participant(BOB)
+    with pytest.raises(KeyError):
+        growsurf.participant(BOB)
+    assert sent(growsurf, f"/participant/{BOB}", "DELETE") == [500, 200]
+
+
+def test_growsurf_reward_removal_whose_answer_was_lost_is_answered_removed_once(growsurf, gs_program, lost):
+    # Given a pending reward of Ann's, removed by GrowSurf, whose answer is lost
+    reward = growsurf.grant_reward(ANN)
+    growsurf.inject(path=f"/reward/{reward['id']}", method="DELETE", **lost)
+    # When the hub removes it
+    result = gs_program.remove_reward(ANN, reward["id"])
+    # Then it answers removed, Ann has no reward left, from one remove
+    assert (result.reward_id, result.removed) == (reward["id"], True)
+    assert growsurf.rewards_of(ANN) == []
+    assert sent(growsurf, f"/reward/{reward['id']}", "DELETE") == [200]
+
+
+def test_growsurf_change_of_email_whose_answer_was_lost_is_answered_with_the_participant_once(
+    growsurf, gs_program, lost
+):
+    # Given GrowSurf moves Bob to a new email and then loses its answer
+    bob_id = growsurf.participant(BOB)["id"]
+    growsurf.inject(path=f"/participant/{BOB}", method="POST", **lost)
+    # When the hub changes Bob's email and first name
+    result = gs_program.update_participant(BOB, UpdateParticipantRequest(email="bobby@example.com", first_name="Bobby"))
+    # Then it answers Bob under the new email, as GrowSurf holds him, from one update
+    assert (result.email, result.id, result.first_name) == ("bobby@example.com", bob_id, "Bobby")
+    assert growsurf.participant("bobby@example.com")["id"] == bob_id
+    with pytest.raises(KeyError):
+        growsurf.participant(BOB)
+    assert sent(growsurf, f"/participant/{BOB}", "POST") == [200]
+
+
+def test_growsurf_referrer_assignment_whose_answer_was_lost_is_sent_once(growsurf, gs_program, lost):
+    # Given Cat, whom nobody referred, and GrowSurf assigning Ann as her referrer, then losing its answer
+    ann_id = growsurf.participant(ANN)["id"]
+    growsurf.seed_participant(CAT, first_name="Cat")
+    growsurf.inject(path=f"/participant/{CAT}", method="POST", **lost)
+    # When the hub sets Cat's referrer to Ann
+    result = gs_program.update_participant(CAT, UpdateParticipantRequest(referrer=ANN))
+    # Then it answers Cat referred by Ann, as GrowSurf holds her, from one update
+    assert result.referrer is not None and result.referrer.email == ANN
+    assert growsurf.participant(CAT)["referrer"]["id"] == ann_id
+    assert sent(growsurf, f"/participant/{CAT}", "POST") == [200]
+
+
+def test_viral_loops_add_whose_answer_was_lost_is_answered_created_once(viral_loops, vl_program, lost):
+    # Given Viral Loops adds Cat and then loses its answer
+    viral_loops.inject(path="/v2/campaign/participant", method="POST", **lost)
+    # When the hub adds Cat
+    participant, created = vl_program.add_participant(AddParticipantRequest(email=CAT, first_name="Cat"))
+    # Then it answers Cat as created (not as one the campaign had), from one add
+    assert (participant.email, created) == (CAT, True)
+    assert viral_loops.participant(CAT)["firstName"] == "Cat"
+    assert sent(viral_loops, "/v2/campaign/participant", "POST") == [200]
+
+
+def test_viral_loops_add_whose_first_attempt_was_not_applied_is_sent_once_more(viral_loops, vl_program):
+    # Given a 500 before Viral Loops added anyone
+    viral_loops.inject(500, path="/v2/campaign/participant", method="POST")
+    # When the hub adds Cat / Then the read-back found nobody, and the second add made her
+    _participant, created = vl_program.add_participant(AddParticipantRequest(email=CAT))
+    assert created is True
+    assert sent(viral_loops, "/v2/campaign/participant", "POST") == [500, 200]
+
+
+def test_viral_loops_convert_of_a_participant_converted_before_is_refused_before_any_convert(viral_loops, vl_program):
+    # Given Sam converted by someone else, and Viral Loops failing its next convert before applying it
+    viral_loops.convert(SAM)
+    viral_loops.inject(500, path="/convert", method="POST")
+    # When / Then the hub answers "already converted" from its read before, and sends no convert: a
+    # read-back after the 500 would have shown Sam converted and been taken for the hub's own success
+    with pytest.raises(AlreadyConverted):
+        vl_program.convert(SAM)
+    assert sent(viral_loops, "/convert", "POST") == []
+    assert len(viral_loops.participant(ALEX)["rewards"]) == 1
+
+
+def test_viral_loops_change_of_email_whose_answer_was_lost_is_answered_once(viral_loops, vl_program, lost):
+    # Given Viral Loops moves Sam to a new email and then loses its answer
+    viral_loops.inject(path="/v2/campaign/participant", method="PUT", **lost)
+    # When the hub changes Sam's email
+    result = vl_program.update_participant(SAM, UpdateParticipantRequest(email="samuel@example.com"))
+    # Then it answers Sam under the new email, from one update
+    assert result.email == "samuel@example.com"
+    assert viral_loops.participant("samuel@example.com")["firstName"] == "Sam"
+    assert sent(viral_loops, "/v2/campaign/participant", "PUT") == [200]
+
+
+# -- SparkLoop ------------------------------------------------------------------------------------
+
+SL_KEY = "sl-lost-answers-key-77a1"
+SL_CAMPAIGN = "camp_lost1"
+
+
+@pytest.fixture
+def sparkloop(start_sandbox) -> SparkLoopSandbox:
+    sandbox = start_sandbox(SparkLoopSandbox(api_key=SL_KEY, campaign_id=SL_CAMPAIGN))
+    sandbox.seed_subscriber(ANN, name="Ann")
+    return sandbox
+
+
+@pytest.fixture
+def sl_program(sparkloop, fast_policy) -> SparkLoopProgram:
+    client = SparkLoopClient(SL_KEY, SL_CAMPAIGN, base_url=sparkloop.base_url, policy=fast_policy)
+    config = CampaignConfig(provider=Provider.SPARKLOOP, campaign_id=SL_CAMPAIGN, key=KeyRef(value=SL_KEY))
+    return SparkLoopProgram("newsletter", config, client)
+
+
+def test_sparkloop_add_whose_answer_was_lost_is_answered_created_once(sparkloop, sl_program, lost):
+    # Given SparkLoop creates Cat's subscription and then loses its answer
+    sparkloop.inject(path="/subscribers", method="POST", **lost)
+    # When the hub adds Cat
+    participant, created = sl_program.add_participant(AddParticipantRequest(email=CAT, first_name="Cat"))
+    # Then it answers Cat as created (not as a subscriber the campaign had), from one create
+    assert (participant.email, created) == (CAT, True)
+    assert sparkloop.subscriber(CAT)["email"] == CAT
+    assert sent(sparkloop, "/subscribers", "POST") == [200]
+
+
+def test_sparkloop_delete_whose_answer_was_lost_is_answered_deleted_once(sparkloop, sl_program, lost):
+    # Given SparkLoop deletes Ann and then loses its answer
+    uuid = sparkloop.subscriber(ANN)["uuid"]
+    sparkloop.inject(path=f"/subscribers/{uuid}", method="DELETE", **lost)
+    # When the hub deletes Ann / Then it answers without error, Ann is gone, from one delete
+    sl_program.delete_participant(ANN)
+    with pytest.raises(KeyError):
+        sparkloop.subscriber(ANN)
+    assert sent(sparkloop, f"/subscribers/{uuid}", "DELETE") == [200]
+
+
+# -- Loops ----------------------------------------------------------------------------------------
+
+LOOPS_KEY = "loops-lost-answers-key-3b9d"
+
+
+def test_loops_contact_delete_whose_answer_was_lost_is_answered_deleted_once(
+    start_sandbox, fast_policy, lost, monkeypatch
+):
+    # Given Ann's Loops contact, and Loops deleting it and then losing its answer
+    loops = start_sandbox(LoopsSandbox(api_key=LOOPS_KEY, unknown_delete="not_found"))
+    loops.seed_contact(ANN, firstName="Ann")
+    monkeypatch.setattr(
+        contacts, "loops_client", lambda: LoopsClient(LOOPS_KEY, base_url=loops.base_url, policy=fast_policy)
+    )
+    loops.inject(path="/contacts/delete", method="POST", **lost)
+    # When the hub deletes the contact
+    result = contacts.delete_contact(ANN)
+    # Then it answers deleted, Loops has no contact, from one delete (a second would have met a 404)
+    assert (result.email, result.deleted) == (ANN, True)
+    assert loops.contact(ANN) is None
+    assert sent(loops, "/contacts/delete", "POST") == [200]

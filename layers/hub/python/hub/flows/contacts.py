@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from functools import partial
 from typing import Any
 
 from hub.domain.errors import (
@@ -16,6 +17,7 @@ from hub.domain.errors import (
 )
 from hub.domain.models import Contact, ContactDeletion, Deletion, Participant, Provider
 from hub.domain.requests import ContactSyncRequest
+from hub.providers.http import found, reconcile_write
 from hub.providers.loops.client import LoopsClient, normalize_contacts
 from hub.providers.program import PROVIDER_NAMES, ReferralProgram, limiter_for, program_for, retry_policy
 from hub.settings.config import load_config, resolve_key
@@ -118,10 +120,16 @@ def delete_contact(email: str) -> ContactDeletion:
     """Delete the Loops contact with this email; :class:`ContactNotFound` when Loops has none.
 
     The contact is found first: Loops' document shows no answer of a delete, and one that answers
-    success for an unknown contact too would have the hub claim a deletion that never was."""
+    success for an unknown contact too would have the hub claim a deletion that never was. A delete
+    whose answer was lost is read back the same way (no contact: deleted), not sent again blindly."""
     get_contact(email)
-    loops_client().delete_contact(email)
+    reconcile_write(partial(loops_client().delete_contact, email), partial(_no_contact, email))
     return ContactDeletion(email=email, deleted=True)
+
+
+def _no_contact(email: str) -> bool:
+    """Whether Loops has no contact ``email`` now."""
+    return not found(partial(get_contact, email))
 
 
 def erase(program: ReferralProgram, email: str, *, contact: bool) -> Deletion:

@@ -491,9 +491,10 @@ def reconcile_write(
     answers from the state it reads). If not, the write is sent once more, which is safe then. That
     second send is resolved the same way: an error in ``already`` (the provider's documented "already
     done", met right after an attempt whose answer was lost) is the first attempt's success; another
-    lost answer, or a refusal (:class:`Conflict`, :class:`ValidationError`: the provider may refuse
-    what was done already without saying so), is read back once more, and raised unless the state
-    shows the write done. An error of ``applied`` itself is raised as it is: the operation failed as a
+    lost answer, a refusal (:class:`Conflict`, :class:`ValidationError`: the provider may refuse
+    what was done already without saying so) or a :class:`NotFound` (what the write changes is gone:
+    a delete done, a participant renamed) is read back once more, and raised unless the state shows
+    the write done. An error of ``applied`` itself is raised as it is: the operation failed as a
     whole and is tried again later (a bulk row by SQS), where the same reconciliation runs.
     """
     try:
@@ -505,10 +506,20 @@ def reconcile_write(
         return write()
     except already:
         return None
-    except (AnswerLost, Conflict, ValidationError):
+    except (AnswerLost, Conflict, ValidationError, NotFound):
         if applied():
             return None
         raise
+
+
+def found(read: Callable[[], object]) -> bool:
+    """Whether ``read`` finds what it reads (False on :class:`NotFound`): the read-back of a write that
+    adds or removes something, for :func:`reconcile_write`."""
+    try:
+        read()
+    except NotFound:
+        return False
+    return True
 
 
 def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

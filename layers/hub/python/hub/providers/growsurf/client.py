@@ -43,9 +43,13 @@ no code or message text it would have to invent; it maps by status, and a 404 by
 - 400/422 -> :class:`~hub.domain.errors.ValidationError` carrying GrowSurf's message, if any; 409 ->
   :class:`~hub.domain.errors.Conflict`; 5xx -> provider errors (:func:`hub.providers.http.default_error`).
 
-Trigger referral, approve and fulfill are sent as non-idempotent writes (a 5xx or a read timeout
-after sending is not retried blindly: :class:`~hub.domain.errors.AnswerLost`, which the program
-reconciles by reading the participant or the reward back).
+Trigger referral, approve, fulfill, remove participant, remove reward, and an update that changes the
+email or assigns a referrer are sent as non-idempotent writes (a 5xx or a read timeout after sending is
+not retried blindly: :class:`~hub.domain.errors.AnswerLost`, which the program reconciles by reading
+the participant or the reward back): sent again after it was applied, each would answer otherwise (a
+404 for the removed or renamed participant, an error for a referrer assigned already). Add participant
+and an update of names or metadata are retried as any call: GrowSurf answers an email it has with that
+participant unchanged, and setting the same fields again changes nothing.
 
 States GrowSurf reports only through undocumented errors (credit already awarded, reward already
 approved or fulfilled, an update's email taken or referrer assigned already) are read by the programs
@@ -260,17 +264,22 @@ class GrowSurfClient:
         referral_status: str | None = None,
         vanity_keys: list[str] | None = None,
     ) -> Any:
-        """POST /campaign/{id}/participant/{participantEmail}: the same, by the participant's current email."""
+        """POST /campaign/{id}/participant/{participantEmail}: the same, by the participant's current email.
+
+        A new ``email`` or a ``referred_by`` makes it a non-idempotent write (sent again once applied,
+        it would meet a 404 or an error)."""
         body = _update_body(referred_by, email, first_name, last_name, metadata, referral_status, vanity_keys)
-        return self._call("POST", self._participant(participant_email), json=body)
+        idempotent = email is None and referred_by is None
+        return self._call("POST", self._participant(participant_email), json=body, idempotent=idempotent)
 
     def remove_participant_by_id(self, participant_id: str) -> Any:
         """DELETE /campaign/{id}/participant/{participantId}: remove the participant (``{"success": true}``)."""
         return self._call("DELETE", self._participant(participant_id))
 
     def remove_participant_by_email(self, participant_email: str) -> Any:
-        """DELETE /campaign/{id}/participant/{participantEmail}: remove the participant, by email."""
-        return self._call("DELETE", self._participant(participant_email))
+        """DELETE /campaign/{id}/participant/{participantEmail}: remove the participant, by email (a
+        non-idempotent write: sent again once applied, it meets a 404)."""
+        return self._call("DELETE", self._participant(participant_email), idempotent=False)
 
     # -- participant rewards ----------------------------------------------------------------------
 
@@ -313,8 +322,9 @@ class GrowSurfClient:
         return self._call("POST", f"{self._campaign}/reward/{path_segment(reward_id)}/fulfill", idempotent=False)
 
     def remove_participant_reward(self, reward_id: str) -> Any:
-        """DELETE /campaign/{id}/reward/{rewardId}: remove a reward that is not approved yet."""
-        return self._call("DELETE", f"{self._campaign}/reward/{path_segment(reward_id)}")
+        """DELETE /campaign/{id}/reward/{rewardId}: remove a reward that is not approved yet (a
+        non-idempotent write: sent again once applied, it meets a 404)."""
+        return self._call("DELETE", f"{self._campaign}/reward/{path_segment(reward_id)}", idempotent=False)
 
     # -- referrals and invites --------------------------------------------------------------------
 

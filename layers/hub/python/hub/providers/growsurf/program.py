@@ -23,6 +23,11 @@
   redeem, no longer pending for an approve). Applied, the operation answers as on a first success
   (the convert's answer is read from the participant as always); not applied, the write is sent once
   more. A failed read-back is the provider's error: the caller, or SQS for a bulk row, tries again.
+  The same holds for a delete (done when the email is not found), a reward removal (done when the
+  participant no longer has the reward) and an update of the email or the referrer (done when the
+  participant, by its id, is under the new email with the referrer sent); their second send's 404 is
+  read back too. An add is retried as any call (GrowSurf answers an email it has with that participant
+  unchanged), and so is an update of names or metadata (the same fields set again).
 - Campaign details are Get Campaign: its name, status, counts and reward catalog.
 - The participants page is Get Participants (``limit``, ``nextId``); the cursor is GrowSurf's
   ``nextId``, handed back untouched. A cursor GrowSurf refuses (400) is the caller's: 422 naming
@@ -96,7 +101,7 @@ from hub.providers.growsurf.client import (
     normalize_referrals_page,
     normalize_rewards,
 )
-from hub.providers.http import RetryPolicy, reconcile_write
+from hub.providers.http import RetryPolicy, found, reconcile_write
 from hub.providers.program import ReferralProgram
 from hub.providers.ratelimit.local import RateLimiter
 from hub.settings.config import CampaignConfig
@@ -244,8 +249,9 @@ class GrowSurfProgram(ReferralProgram):
         reward = self._own_reward(email, reward_id)
         if reward.status != RewardStatus.PENDING:
             raise _already_approved(email, reward_id)
+        removed = partial(self.client.remove_participant_reward, reward_id)
         try:
-            answer = self.client.remove_participant_reward(reward_id)
+            answer = reconcile_write(removed, lambda: self.reward(email, reward_id) is None)
         except (ValidationError, Conflict):
             # No error of this call is documented: one approved meanwhile is told by its state.
             now = self.reward(email, reward_id)
@@ -308,7 +314,7 @@ class GrowSurfProgram(ReferralProgram):
         current = self._participant_object(email) if update.email or update.referrer else None
         referrer_id = self._checked_changes(current, update)
         try:
-            answer = self._send_update(email, update, referrer_id)
+            answer = self._send_update(email, update, referrer_id, current)
         except (ValidationError, Conflict):
             # Another participant may have taken the email since it was checked.
             if current is not None and update.email is not None and self._taken_by_other(current, update.email):
@@ -325,10 +331,15 @@ class GrowSurfProgram(ReferralProgram):
             raise _email_taken(update.email)
         return self._referrer_id(current, update.referrer) if update.referrer else None
 
-    def _send_update(self, email: str, update: UpdateParticipantRequest, referrer_id: str | None) -> Any:
+    def _send_update(
+        self, email: str, update: UpdateParticipantRequest, referrer_id: str | None, current: dict[str, Any] | None
+    ) -> Any:
         """Update Participant by Email with the update's fields; a referrer goes with the ``referralStatus``
-        of the campaign's ``credit_referrals``, as on an add."""
-        return self.client.update_participant_by_email(
+        of the campaign's ``credit_referrals``, as on an add. A new email or a referrer (``current`` is
+        read then) is a write reconciled when its answer is lost: the participant is read under its
+        new address and the update is done when it shows the email and the referrer sent."""
+        send = partial(
+            self.client.update_participant_by_email,
             email,
             referred_by=referrer_id,
             referral_status=SIGNUP_REFERRAL_STATUS[self.config.credit_referrals] if referrer_id else None,
@@ -337,9 +348,31 @@ class GrowSurfProgram(ReferralProgram):
             last_name=update.last_name,
             metadata=update.metadata,
         )
+        if current is None:
+            return send()
+        address = update.email or email
+        landed = partial(self._update_landed, current, address, referrer_id)
+        answer = reconcile_write(send, landed)
+        return answer if answer is not None else self.client.get_participant_by_email(address)
+
+    def _update_landed(self, current: dict[str, Any], address: str, referrer_id: str | None) -> bool:
+        """Whether the participant ``current`` is now at ``address`` with the referrer ``referrer_id`` (if
+        one was sent): an update of its email or referrer applied."""
+        try:
+            now = self._participant_object(address)
+        except ParticipantNotFound:
+            return False
+        if now["id"] != current["id"]:
+            return False
+        return referrer_id is None or _assigned_referrer_id(now) == referrer_id
 
     def delete_participant(self, email: str) -> None:
-        _succeeded(self.client.remove_participant_by_email(email), "the participant removal")
+        answer = reconcile_write(partial(self.client.remove_participant_by_email, email), partial(self._gone, email))
+        _succeeded(answer, "the participant removal")
+
+    def _gone(self, email: str) -> bool:
+        """Whether GrowSurf has no participant ``email`` now (read back after a removal's lost answer)."""
+        return not found(partial(self.client.get_participant_by_email, email))
 
     def _participant_object(self, id_or_email: str) -> dict[str, Any]:
         """GrowSurf's participant object (by email when ``id_or_email`` has an ``@``, else by id)."""

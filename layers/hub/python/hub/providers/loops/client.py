@@ -206,7 +206,10 @@ class LoopsClient:
                 "deleting a Loops contact takes exactly one of email or userId",
                 details=[{"field": "email", "reason": "give either email or userId"}],
             )
-        return self.http.request("POST", "/contacts/delete", json=compact(email=email, userId=user_id))
+        # Not idempotent: sent again once applied, it may meet a 404 for the contact it deleted.
+        return self.http.request(
+            "POST", "/contacts/delete", json=compact(email=email, userId=user_id), idempotent=False
+        )
 
     def send_event(
         self,

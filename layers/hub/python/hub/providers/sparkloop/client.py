@@ -139,7 +139,8 @@ class SparkLoopClient:
             utm_campaign=utm_campaign,
             created_at=_timestamp(created_at),
         )
-        return self.http.request("POST", self._subscribers, json=body)
+        # Not idempotent: sent again once applied, it meets "Email has already been taken".
+        return self.http.request("POST", self._subscribers, json=body, idempotent=False)
 
     def get_subscribers(self, *, type: str | None = None, page: int | None = None, per_page: int | None = None) -> Any:
         """GET /campaigns/{campaign}/subscribers: one page of subscribers, newest first, with ``meta``.
@@ -180,7 +181,8 @@ class SparkLoopClient:
 
     def delete_subscriber(self, uuid: str) -> Any:
         """DELETE /campaigns/{campaign}/subscribers/{uuid}: remove a subscriber."""
-        return self.http.request("DELETE", f"{self._subscribers}/{path_segment(uuid)}")
+        # Not idempotent: sent again once applied, it meets a 404.
+        return self.http.request("DELETE", f"{self._subscribers}/{path_segment(uuid)}", idempotent=False)
 
     def update_subscriber(self, uuid: str, *, status: str) -> Any:
         """PUT /campaigns/{campaign}/subscribers/{uuid}: set ``status`` to ``unsubscribed`` or ``confirmed``."""

@@ -28,17 +28,26 @@ Delete participant finds the subscriber by email (SparkLoop deletes by UUID): an
 with no delete sent; the subscriber answered must be the one asked for (else 502, nothing deleted);
 then the delete by UUID, whose 404 (deleted meanwhile) is 404 too. A second delete of the same email
 finds nobody: 404, and no one else is reached.
+
+Lost answers. An add or a delete whose answer was lost (a 5xx or a read timeout after it was sent:
+:class:`~hub.domain.errors.AnswerLost`) is reconciled, not retried blindly
+(:func:`hub.providers.http.reconcile_write`): the add reads the subscriber by email (there: this add
+made it, ``created``; a second send's "Email has already been taken" is the first one's success), the
+delete reads the subscriber by UUID (gone: deleted; a second send's 404 is the first one's success).
+An email the campaign had before, whose add failed before SparkLoop applied it, is answered
+``created`` too: the hub reads nothing before an add.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 
 from hub.domain.errors import EmailTaken, ValidationError
 from hub.domain.models import Page, Participant, Provider, Referral, ReferralStatus
 from hub.domain.requests import AddParticipantRequest
-from hub.providers.http import RetryPolicy
+from hub.providers.http import RetryPolicy, found, reconcile_write
 from hub.providers.program import ReferralProgram
 from hub.providers.ratelimit.local import RateLimiter
 from hub.providers.sparkloop.client import (
@@ -92,21 +101,30 @@ class SparkLoopProgram(ReferralProgram):
         self.refuse_unplaced(request)
         referrer = self.referral_code_of(request.referrer) if request.referrer else None
         name = " ".join(part for part in (request.first_name, request.last_name) if part) or None
+        create = partial(
+            self.client.create_subscriber,
+            request.email,
+            name=name,
+            referrer_code=referrer,
+            ip_address=request.ip_address,
+            user_agent=request.user_agent,
+            utm_source=request.utm_source,
+            utm_campaign=request.utm_campaign,
+            created_at=request.signed_up_at,
+        )
         try:
-            answer = self.client.create_subscriber(
-                request.email,
-                name=name,
-                referrer_code=referrer,
-                ip_address=request.ip_address,
-                user_agent=request.user_agent,
-                utm_source=request.utm_source,
-                utm_campaign=request.utm_campaign,
-                created_at=request.signed_up_at,
-            )
+            answer = reconcile_write(create, partial(self._exists, request.email), already=(EmailTaken,))
         except EmailTaken:
             # SparkLoop answers 400 "Email has already been taken": the hub answers the existing one.
             return self.get_participant(request.email), False
+        if answer is None:
+            # The answer was lost and the subscriber is there: this add made it.
+            return self.get_participant(request.email), True
         return normalize_participant(answer, self.campaign), True
+
+    def _exists(self, email: str) -> bool:
+        """Whether the campaign has a subscriber ``email`` now."""
+        return found(partial(self.client.get_subscriber_by_email, email))
 
     def get_participant(self, email: str) -> Participant:
         return normalize_participant(self.client.get_subscriber_by_email(email), self.campaign)
@@ -114,7 +132,11 @@ class SparkLoopProgram(ReferralProgram):
     def delete_participant(self, email: str) -> None:
         # SparkLoop deletes by UUID: its 404s on the lookup and on the delete are ParticipantNotFound.
         uuid = subscriber_uuid(self.client.get_subscriber_by_email(email), email)
-        self.client.delete_subscriber(uuid)
+        reconcile_write(partial(self.client.delete_subscriber, uuid), partial(self._gone, uuid))
+
+    def _gone(self, uuid: str) -> bool:
+        """Whether the subscriber ``uuid`` is deleted (read back after a delete's lost answer)."""
+        return not found(partial(self.client.get_subscriber, uuid))
 
     def participants_page(self, cursor: str | None, limit: int) -> Page[Participant]:
         page, size = page_of(cursor), per_page(limit)

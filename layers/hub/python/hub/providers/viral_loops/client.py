@@ -48,8 +48,11 @@ the choices made (docs/providers.md lists them for users):
   merged object. The sample answer carries only what changed (``firstName``, ``customFields``), so the
   answer is never read as the participant.
 
-Convert, flag and the two redeems are sent as non-idempotent writes: a 5xx or a read timeout after
-sending is not retried blindly (:class:`~hub.domain.errors.AnswerLost`); the program reconciles it.
+Add, convert, flag, the two redeems and an update that changes the email are sent as non-idempotent
+writes: a 5xx or a read timeout after sending is not retried blindly
+(:class:`~hub.domain.errors.AnswerLost`); the program reconciles it. Sent again once applied, an add
+would meet "already in the system" and a change of email "Participant not found". Any other update
+sets the same fields again and is retried as any call.
 
 Errors. The document gives status codes and what they mean, never an error body. :func:`map_error`
 turns a status into a domain error; a message text is recognised only where the document writes it
@@ -188,7 +191,7 @@ class ViralLoopsClient:
             referrer=referrer,
             customFields=custom_fields,
         )
-        return self._call(self.http, _ADD, "POST", f"/v2{_PARTICIPANT}", json=body)
+        return self._call(self.http, _ADD, "POST", f"/v2{_PARTICIPANT}", json=body, idempotent=False)
 
     def get_participant(self, email: str) -> Any:
         """GET /v2/campaign/participant: one participant, by email (the document shows no answer)."""
@@ -223,7 +226,8 @@ class ViralLoopsClient:
             sendEmails=send_emails,
             triggerIntegrations=trigger_integrations,
         )
-        return self._call(self.http, _UPDATE, "PUT", f"/v2{_PARTICIPANT}", json=body)
+        idempotent = body.get("newEmail") in (None, body["email"])
+        return self._call(self.http, _UPDATE, "PUT", f"/v2{_PARTICIPANT}", json=body, idempotent=idempotent)
 
     def get_participant_data(self, email: str) -> Any:
         """GET /v2/campaign/participant/data: referral count, rewards, custom fields, referred users."""

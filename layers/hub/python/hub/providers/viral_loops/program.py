@@ -62,9 +62,17 @@ referral code, the one the read shows). Redeem reads the pending rewards: a rewa
 pending before (a redeem without ``milestoneId``) and no longer listed was redeemed; with a
 ``milestoneId`` the hub did not read it before, so it sends the redeem again and a 409 is its own
 success. Flag reads GET participant: ``flagged: true`` where the answer shows it; where it does not,
-the flag is sent again (flagging sets the same state again). The hub does not read the state before a
-convert, so a convert of a participant converted already whose first attempt failed is answered as
-converted (the provider's state is the same either way).
+the flag is sent again (flagging sets the same state again). A convert reads the same referrer first:
+a participant converted already is 409 ``ALREADY_CONVERTED`` before any convert is sent, so a
+read-back after a lost answer that shows the participant converted shows the hub's own conversion
+(one call more per convert: the price of telling the two apart).
+
+An add whose answer was lost reads GET participant: the participant is there, so the add made it
+(``created``), and a second send's "already in the system" is the first one's success (an email the
+campaign had before, whose add failed before Viral Loops applied it, is answered ``created`` too: the
+hub reads nothing before an add, and the participant is the same either way). An update that
+changes the email and loses its answer is done when nobody is at the old address and somebody is at the
+new one; any other update is sent again (it sets the same fields).
 """
 
 from __future__ import annotations
@@ -96,7 +104,7 @@ from hub.domain.models import (
 )
 from hub.domain.requests import AddParticipantRequest, UpdateParticipantRequest
 from hub.providers.fields import as_str
-from hub.providers.http import RetryPolicy, reconcile_write
+from hub.providers.http import RetryPolicy, found, reconcile_write
 from hub.providers.program import ReferralProgram
 from hub.providers.ratelimit.local import RateLimiter
 from hub.providers.viral_loops.client import (
@@ -136,13 +144,17 @@ class ViralLoopsProgram(ReferralProgram):
     def add_participant(self, request: AddParticipantRequest) -> tuple[Participant, bool]:
         self.refuse_unplaced(request)
         referrer = self.referral_code_of(request.referrer) if request.referrer else None
+        add = partial(
+            self.client.add_participant,
+            request.email,
+            first_name=request.first_name,
+            referrer=referrer,
+            custom_fields=dict(request.metadata) or None,
+        )
         try:
-            self.client.add_participant(
-                request.email,
-                first_name=request.first_name,
-                referrer=referrer,
-                custom_fields=dict(request.metadata) or None,
-            )
+            # A lost answer: the participant there now is the one this add made; a second send's
+            # "already in the system" is the first one's success.
+            reconcile_write(add, partial(self._exists, request.email), already=(EmailTaken,))
         except EmailTaken:
             return self._read(request.email, rank=False), False
         if request.last_name is None:
@@ -153,6 +165,10 @@ class ViralLoopsProgram(ReferralProgram):
 
     def get_participant(self, email: str) -> Participant:
         return self._read(email, rank=True)
+
+    def _exists(self, email: str) -> bool:
+        """Whether the campaign has a participant ``email`` now (GET participant)."""
+        return found(partial(self.client.get_participant, email))
 
     def referral_code_by_email(self, email: str) -> str | None:
         try:
@@ -177,6 +193,10 @@ class ViralLoopsProgram(ReferralProgram):
         return normalize_participant(answer, self.campaign, email=email, referrer=referrer, rank=ranked)
 
     def convert(self, email: str) -> Conversion:
+        # Read first, so that a read-back after a lost answer tells the hub's own conversion apart
+        # from one made before it (which is 409, as Viral Loops' own "Already converted" is).
+        if self._credited_by_read_back(email):
+            raise AlreadyConverted(f"{email} was converted already")
         answer = reconcile_write(
             partial(self.client.convert_participant, email),
             partial(self._credited_by_read_back, email),
@@ -233,15 +253,17 @@ class ViralLoopsProgram(ReferralProgram):
         _refuse_removals(update.metadata)
         referrer = self._update_referrer(email, update.referrer)
         custom_fields = self._merged_custom_fields(email, update.metadata)
+        put = partial(
+            self.client.update_participant,
+            email,
+            new_email=update.email,
+            first_name=update.first_name,
+            last_name=update.last_name,
+            referrer=referrer,
+            custom_fields=custom_fields,
+        )
         try:
-            self.client.update_participant(
-                email,
-                new_email=update.email,
-                first_name=update.first_name,
-                last_name=update.last_name,
-                referrer=referrer,
-                custom_fields=custom_fields,
-            )
+            reconcile_write(put, partial(self._moved, email, update.email))
         except EmailTaken as error:
             raise EmailTaken(
                 error.message, details=[{"field": "email", "reason": "another participant of the campaign has it"}]
@@ -251,6 +273,13 @@ class ViralLoopsProgram(ReferralProgram):
         # The PUT answers only what changed: the participant is read back under its address now.
         participant = self._read(update.email or email, rank=False)
         return _kept_last_name(participant, update.last_name)
+
+    def _moved(self, email: str, new_email: str | None) -> bool:
+        """Whether an update's change of email was applied (read back after its lost answer): nobody is
+        at ``email`` and somebody is at ``new_email``."""
+        if new_email is None or normalize_email(new_email) == normalize_email(email):
+            return False
+        return not self._exists(email) and self._exists(new_email)
 
     def _update_referrer(self, email: str, referrer: str | None) -> str | None:
         """The referral code an update's ``referrer`` (a code or an email) names; not the participant's own."""
