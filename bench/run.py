@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks.md"
-BENCHMARKS = ["bench.api", "bench.imports", "bench.sync", "bench.erasure"]
+BENCHMARKS = ["bench.api", "bench.imports", "bench.sync", "bench.erasure", "bench.lost_answers"]
 
 
 def marker(module: str, end: bool = False) -> str:
