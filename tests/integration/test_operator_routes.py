@@ -271,14 +271,18 @@ def test_doctor_reports_a_key_that_cannot_be_read_from_secrets_manager(make_stac
 
 
 def test_doctor_warns_of_a_rate_limit_above_the_providers_documented_one(make_stack):
-    # Given a configuration allowing 100 GrowSurf calls a second (GrowSurf documents 30 per 5 s)
+    # Given a configuration allowing 100 GrowSurf calls a second (GrowSurf documents 30 per 5 s, 200 per
+    # 60 s and 10,000 per 3,600 s)
     stack = make_stack("[providers.growsurf]\nrate_limit = { requests = 100, per_seconds = 1 }\n")
     # When the doctor runs
     _, report = stack.call("api_doctor")
     # Then it warns, and a warning alone does not make the hub unhealthy
     warning = findings(report)["rate limit growsurf"]
     assert warning["status"] == "warning"
-    assert "above GrowSurf's documented 30 per 5 s" in warning["message"]
+    assert (
+        "allows 100 requests per 1 s, above GrowSurf's documented 30 requests per 5 s, 200 per 60 s, 10,000 per 3,600 s"
+        in warning["message"]
+    )
     assert report["ok"] is True
 
 

@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from hub.domain.errors import CampaignNotFound, ConfigurationError
-from hub.domain.models import Provider, Rate
+from hub.domain.models import Provider, Rate, Window
 from hub.settings.config import (
     DEFAULT_RATE_LIMITS,
     KeyRef,
@@ -32,12 +32,43 @@ def test_the_commented_example_is_a_valid_configuration():
         "newsletter": Provider.SPARKLOOP,
     }
     assert config.contacts is not None and config.contacts.provider == Provider.LOOPS
-    assert config.rate(Provider.GROWSURF) == Rate(30, 5, 3)
+    assert config.rate(Provider.GROWSURF) == DEFAULT_RATE_LIMITS[Provider.GROWSURF]
 
 
 def test_unset_rate_limits_take_the_documented_defaults():
     config = parse_config("", "empty")
     assert config.rate(Provider.SPARKLOOP) == DEFAULT_RATE_LIMITS[Provider.SPARKLOOP] == Rate(60, 60)
+
+
+def test_growsurfs_default_keeps_its_three_windows_and_three_connections():
+    config = parse_config("", "empty")
+    assert config.rate(Provider.GROWSURF) == Rate(30, 5, 3, more=(Window(200, 60), Window(10_000, 3_600)))
+
+
+def test_a_rate_limit_may_be_a_list_of_windows_every_one_kept():
+    # Given two windows, the second naming a concurrency
+    text = (
+        "[providers.loops]\nrate_limit = [{ requests = 10, per_seconds = 1 },"
+        " { requests = 500, per_seconds = 60, concurrency = 4 }]\n"
+    )
+    # When it is read / Then both windows are the limit, with the concurrency named
+    assert parse_config(text, "test").rate(Provider.LOOPS) == Rate(10, 1, 4, more=(Window(500, 60),))
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("[]", "providers.loops.rate_limit"),
+        ("[{ requests = 0, per_seconds = 1 }]", "providers.loops.rate_limit"),
+        ("[{ requests = 10, per_second = 1 }]", "per_second"),
+        ("[" + ", ".join(["{ requests = 1, per_seconds = 1 }"] * 6) + "]", "providers.loops.rate_limit"),
+    ],
+    ids=["empty", "zero-requests", "misspelt-field", "six-windows"],
+)
+def test_a_rate_limit_list_that_cannot_be_kept_is_refused_naming_it(value, named):
+    with pytest.raises(ConfigurationError) as raised:
+        parse_config(f"[providers.loops]\nrate_limit = {value}\n", "test")
+    assert named in raised.value.message
 
 
 def test_an_unknown_provider_is_named_in_the_error():

@@ -20,7 +20,8 @@ from moto import mock_aws
 from moto.dynamodb.responses import DynamoHandler
 
 from hub.domain.errors import RateLimited
-from hub.domain.models import Rate
+from hub.domain.models import Provider, Rate, Window
+from hub.domain.providers import PROVIDERS
 from hub.providers.ratelimit.local import TokenBucket
 from hub.providers.ratelimit.shared import DynamoDBRateLimiter, shared_limiter_for
 
@@ -228,6 +229,43 @@ def test_no_sliding_window_holds_more_than_the_limit_whatever_the_burst(new_limi
     assert most_in_a_window(times, 1.0) <= 10
 
 
+def test_a_limit_of_several_windows_is_spaced_by_the_interval_of_its_slowest_window(new_limiter):
+    # Given 30 per 5 s and 200 per 60 s (GrowSurf's first two windows), with the default margins
+    clock = FakeClock()
+    limiter = new_limiter(Rate(30, 5, more=(Window(200, 60),)), clock)
+    # When 400 calls go back to back
+    times = granted(limiter, clock, 400)
+    # Then they are spaced for the minute (306 ms: 60 s x 1.02 / 200), so both windows hold
+    assert limiter.interval == pytest.approx(0.306)
+    assert most_in_a_window(times, 60.0) <= 200
+    assert most_in_a_window(times, 5.0) <= 30
+
+
+@pytest.mark.parametrize("burst", [1, 2])
+def test_no_window_of_a_three_window_limit_holds_more_than_its_requests(new_limiter, burst):
+    # Given three windows shaped like GrowSurf's, scaled to a test (3 per 0.5 s, 20 per 6 s, 100 per
+    # 36 s), and calls in bunches separated by pauses of any length
+    clock = FakeClock()
+    rate = Rate(3, 0.5, concurrency=3, more=(Window(20, 6), Window(100, 36)))
+    limiter = new_limiter(rate, clock, burst=burst)
+    pauses = random.Random(burst)
+    times: list[float] = []
+    # When about 250 calls go
+    for _ in range(50):
+        clock.now += pauses.choice([0.0, 0.05, 0.3, 2.0, 8.0])
+        times += granted(limiter, clock, pauses.randint(1, 9))
+    # Then no window of any of the three lengths holds more than its requests
+    assert [most_in_a_window(times, w.per_seconds) <= w.requests for w in rate.windows] == [True, True, True]
+
+
+def test_growsurfs_documented_limit_keeps_its_hour(new_limiter):
+    # Given GrowSurf's documented limit (30 per 5 s, 200 per 60 s, 10,000 per 3,600 s)
+    limiter = new_limiter(PROVIDERS[Provider.GROWSURF].rate_limit, FakeClock())
+    # Then its calls are spaced for the hour: 10,000 of them span more than an hour
+    assert limiter.interval == pytest.approx(0.368)  # 3,600 s x 1.02 / 10,000, up to the millisecond
+    assert limiter.interval * 10_000 > 3_600
+
+
 @pytest.fixture
 def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     """DynamoDB applies a conditional write to one item atomically; moto does not lock, so lock it."""
@@ -242,9 +280,10 @@ def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("atomic_moto")
-def test_concurrent_lambdas_never_exceed_the_limit_in_any_sliding_window(dynamodb):
-    # Given 20 calls per second, and 8 threads, each its own "Lambda" with its own client
-    rate = Rate(20, 1)
+@pytest.mark.parametrize("rate", [Rate(20, 1), Rate(10, 0.5, more=(Window(24, 3),))], ids=["one-window", "two-windows"])
+def test_concurrent_lambdas_never_exceed_the_limit_in_any_sliding_window(dynamodb, rate):
+    # Given a limit (20 calls per second; or 10 per 0.5 s and 24 per 3 s), and 8 threads, each its own
+    # "Lambda" with its own client
     lambdas = [DynamoDBRateLimiter(TABLE, "growsurf", rate, client=boto3.client("dynamodb")) for _ in range(8)]
     granted_at: list[float] = []
     failures: list[BaseException] = []
@@ -267,10 +306,10 @@ def test_concurrent_lambdas_never_exceed_the_limit_in_any_sliding_window(dynamod
         thread.start()
     for thread in threads:
         thread.join()
-    # Then every call got a slot, and no 1 s window holds more than 20 of them
+    # Then every call got a slot, and no window of any of the limit's lengths holds more than its requests
     assert failures == []
     assert len(granted_at) == 40
-    assert most_in_a_window(granted_at, 1.0) <= 20
+    assert all(most_in_a_window(granted_at, w.per_seconds) <= w.requests for w in rate.windows)
 
 
 @pytest.mark.usefixtures("atomic_moto")

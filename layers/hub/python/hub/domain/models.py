@@ -251,13 +251,30 @@ class Event(HubModel):
 
 
 @dataclass(frozen=True)
+class Window:
+    """At most ``requests`` calls in any ``per_seconds`` seconds."""
+
+    requests: int
+    per_seconds: float
+
+
+@dataclass(frozen=True)
 class Rate:
-    """``requests`` calls per ``per_seconds`` seconds, with at most ``concurrency`` at once (0: unbounded)."""
+    """A provider's limit: ``requests`` calls per ``per_seconds`` seconds (its first window), every
+    window of ``more`` besides (GrowSurf: 200 per 60 s and 10,000 per 3,600 s beside 30 per 5 s), and
+    at most ``concurrency`` calls at once (0: unbounded)."""
 
     requests: int
     per_seconds: float
     concurrency: int = 0
+    more: tuple[Window, ...] = ()
+
+    @property
+    def windows(self) -> tuple[Window, ...]:
+        """Every window of the limit, the first one first."""
+        return (Window(self.requests, self.per_seconds), *self.more)
 
     @property
     def per_second(self) -> float:
-        return self.requests / self.per_seconds
+        """The steady rate every window allows: the slowest window's."""
+        return min(window.requests / window.per_seconds for window in self.windows)

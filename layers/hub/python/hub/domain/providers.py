@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.domain.models import Provider, Rate
+from hub.domain.models import Provider, Rate, Window
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,12 @@ PROVIDERS: dict[Provider, ProviderInfo] = {
             "GrowSurf",
             "https://api.growsurf.com/v2",
             "GROWSURF_API_URL",
-            Rate(requests=30, per_seconds=5, concurrency=3),
+            Rate(
+                requests=30,
+                per_seconds=5,
+                concurrency=3,
+                more=(Window(requests=200, per_seconds=60), Window(requests=10_000, per_seconds=3_600)),
+            ),
             "a GrowSurf API key",
         ),
         ProviderInfo(

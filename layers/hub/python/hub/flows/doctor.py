@@ -34,7 +34,7 @@ from hub.domain.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from hub.domain.models import Provider
+from hub.domain.models import Provider, Rate
 from hub.domain.providers import PROVIDERS
 from hub.providers.program import PROVIDER_NAMES, ReferralProgram
 from hub.runtime import observability
@@ -133,18 +133,24 @@ def _rate_findings(config: HubConfig) -> list[Finding]:
     findings = []
     for provider, documented in DEFAULT_RATE_LIMITS.items():
         rate = config.rate(provider)
-        if rate.requests / rate.per_seconds > documented.requests / documented.per_seconds:
+        if rate.per_second > documented.per_second:
             findings.append(
                 Finding(
                     f"rate limit {provider.value}",
                     WARNING,
-                    f"[providers.{provider.value}] rate_limit allows {rate.requests} requests per"
-                    f" {rate.per_seconds:g} s, above {PROVIDER_NAMES[provider]}'s documented {documented.requests} per"
-                    f" {documented.per_seconds:g} s: expect 429s; remove it or lower it",
+                    f"[providers.{provider.value}] rate_limit allows {_windows(rate)}, above"
+                    f" {PROVIDER_NAMES[provider]}'s documented {_windows(documented)}:"
+                    " expect 429s; remove it or lower it",
                     provider=provider,
                 )
             )
     return findings
+
+
+def _windows(rate: Rate) -> str:
+    """A limit's windows as a phrase: "30 requests per 5 s, 200 per 60 s"."""
+    first, *more = (f"{w.requests:,} per {w.per_seconds:,g} s" for w in rate.windows)
+    return ", ".join([first.replace(" per ", " requests per ", 1), *more])
 
 
 def _check_campaign(config: HubConfig, name: str, program_of: Callable[[str], ReferralProgram]) -> Finding:

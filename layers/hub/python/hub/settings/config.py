@@ -16,13 +16,13 @@ import json
 import os
 import tomllib
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from hub.domain.errors import CampaignNotFound, ConfigurationError
-from hub.domain.models import Provider, Rate
+from hub.domain.models import Provider, Rate, Window
 from hub.domain.providers import PROVIDERS
 
 # Viral Loops documents its pending-rewards and redeem-reward endpoints on another host (SPEC).
@@ -70,19 +70,43 @@ class KeyRef(_Strict):
         return "inline value"
 
 
+#: The most windows one provider's ``rate_limit`` lists (GrowSurf documents three).
+MAX_WINDOWS = 5
+
+
 class RateLimitConfig(_Strict):
+    """One window of a provider's limit: ``requests`` calls in any ``per_seconds`` seconds, and at most
+    ``concurrency`` at once (0: no cap)."""
+
     requests: int = Field(gt=0)
     per_seconds: float = Field(gt=0)
     concurrency: int = Field(default=0, ge=0)
 
-    def to_rate(self) -> Rate:
-        return Rate(self.requests, self.per_seconds, self.concurrency)
+
+def to_rate(windows: list[RateLimitConfig]) -> Rate:
+    """A ``rate_limit``'s windows as the :class:`Rate` every limiter keeps: each window kept, and the
+    least ``concurrency`` any window names."""
+    first, *more = windows
+    caps = [window.concurrency for window in (first, *more) if window.concurrency]
+    return Rate(
+        first.requests,
+        first.per_seconds,
+        min(caps, default=0),
+        tuple(Window(window.requests, window.per_seconds) for window in more),
+    )
 
 
 class ProviderConfig(_Strict):
     """Per-provider settings the operator may change; unset ones take the documented defaults."""
 
-    rate_limit: RateLimitConfig | None = None
+    #: One window, or a list of windows every one of which is kept (SPEC, Configuration); one window is
+    #: read as a list of one, so an error names it as ``rate_limit.0``.
+    rate_limit: Annotated[list[RateLimitConfig], Field(min_length=1, max_length=MAX_WINDOWS)] | None = None
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _one_window(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
 
 
 class CampaignConfig(_Strict):
@@ -131,7 +155,7 @@ class HubConfig(_Strict):
         """The rate limit in force for ``provider``: the configured one, else the documented one."""
         configured = self.providers.get(provider)
         if configured is not None and configured.rate_limit is not None:
-            return configured.rate_limit.to_rate()
+            return to_rate(configured.rate_limit)
         return DEFAULT_RATE_LIMITS[provider]
 
 

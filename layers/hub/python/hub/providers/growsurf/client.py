@@ -55,8 +55,8 @@ States GrowSurf reports only through undocumented errors (credit already awarded
 approved or fulfilled, an update's email taken or referrer assigned already) are read by the programs
 before they act, not recognised in error bodies.
 
-Rate limit: 30 requests per 5 s (also 200 per minute, 10,000 per hour) and 3 concurrent connections
-per key. A 429 has ``code: RATE_LIMIT`` and ``GrowSurf-Retry-After-<Window>-Milliseconds`` headers,
+Rate limit: 30 requests per 5 s, 200 per minute and 10,000 per hour, and 3 concurrent connections
+per key: the hub's default limit keeps all three windows (:mod:`hub.providers.ratelimit.shared`). A 429 has ``code: RATE_LIMIT`` and ``GrowSurf-Retry-After-<Window>-Milliseconds`` headers,
 which :mod:`hub.providers.http` waits out (the longest of them) before retrying.
 """
 

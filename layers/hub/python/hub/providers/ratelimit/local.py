@@ -37,7 +37,8 @@ class TokenBucket(RateLimiter):
     """A thread-safe token bucket in process memory, with an optional cap on concurrent calls.
 
     The bucket holds at most ``burst`` tokens (default: the limit's ``requests``, which is what a
-    provider counting per window allows at once) and refills at ``rate.per_second``.
+    provider counting per window allows at once) and refills at ``rate.per_second``, the steady rate
+    of the slowest of the limit's windows.
     """
 
     def __init__(

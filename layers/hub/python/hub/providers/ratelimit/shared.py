@@ -47,6 +47,15 @@ span ``L``; keeping that at ``requests`` for ``L = per_seconds`` takes ``interva
 (1 + margin) / (requests - burst + 1)``, so a burst is paid for with a lower steady rate and the
 sliding-window guarantee (with the same slack) holds for every ``burst``.
 
+A limit of several windows (GrowSurf's 30 per 5 s, 200 per 60 s and 10,000 per 3,600 s) is kept on
+the same one schedule: each window gives its own interval by the formula above (with its own margin),
+and the schedule's interval is the longest of them. Slots that far apart keep every window, since each
+window's guarantee needs its slots at least its own interval apart; the binding window is the one with
+the least steady rate (GrowSurf's hour: 2.78 calls a second), and the others never see a burst past
+it. The late-slot tolerance is half the least slack any window has. A window's burst beyond the
+binding rate (GrowSurf allows 30 calls in 5 s, which 2.78 a second never reaches) is not used: the
+hub keeps one number per provider, and one write per call.
+
 ``Rate.concurrency`` is honoured within one process only (a semaphore, taken before the slot is
 reserved so that waiting for it cannot make a call late). Across Lambdas the spacing bounds the
 calls in flight at ``ceil(call duration / interval)``.
@@ -64,7 +73,7 @@ from typing import Any, TypeVar
 
 from hub.aws.throttle_table import ConditionFailed, ScheduleItem
 from hub.domain.errors import RateLimited
-from hub.domain.models import Rate
+from hub.domain.models import Rate, Window
 from hub.providers.ratelimit.local import RateLimiter, TokenBucket
 from hub.runtime.observability import logger
 from hub.settings import env
@@ -106,25 +115,27 @@ class DynamoDBRateLimiter(RateLimiter):
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if rate.requests < 1 or rate.per_seconds <= 0:
+        windows = rate.windows
+        if any(window.requests < 1 or window.per_seconds <= 0 for window in windows):
             raise ValueError(f"a rate needs at least one request in a positive time, not {rate}")
-        if margin is None:
-            margin = max(DEFAULT_MARGIN, MIN_SLACK_SECONDS / rate.per_seconds)
-        if not 0 < margin < 1:
-            raise ValueError("margin must be between 0 and 1: it is the slack that absorbs clock skew and jitter")
+        margins = [_margin(window, margin) for window in windows]
         if max_ahead <= 0:
             raise ValueError("max_ahead must be positive")
-        if not 1 <= burst <= rate.requests:
-            raise ValueError(f"burst must be between 1 and the rate's {rate.requests} requests")
+        if not 1 <= burst <= min(window.requests for window in windows):
+            raise ValueError(f"burst must be between 1 and the least requests of the rate's windows, {rate}")
         self.table_name = table_name
         self.key = key
         self.rate = rate
-        self.margin = margin
+        self.margin = margins[0]
         self.max_ahead = max_ahead
         self.burst = burst
-        self._interval_ms = _ceil_ms(rate.per_seconds * (1 + margin) / (rate.requests - burst + 1))
+        # The longest interval any window asks for keeps every window (see the module's notes).
+        self._interval_ms = max(
+            _ceil_ms(window.per_seconds * (1 + m) / (window.requests - burst + 1))
+            for window, m in zip(windows, margins, strict=True)
+        )
         self._tolerance_ms = (burst - 1) * self._interval_ms
-        self._late_after = rate.per_seconds * margin / 2
+        self._late_after = min(window.per_seconds * m for window, m in zip(windows, margins, strict=True)) / 2
         self._schedule = ScheduleItem(table_name, key, client)
         self._clock = clock
         self._sleep = sleep
@@ -216,6 +227,15 @@ class DynamoDBRateLimiter(RateLimiter):
             return write()
         finally:
             self._round_trip += (self._clock() - started - self._round_trip) / 4
+
+
+def _margin(window: Window, margin: float | None) -> float:
+    """The margin of one window: the one given, else 2 % and at least :data:`MIN_SLACK_SECONDS` of it."""
+    if margin is None:
+        margin = max(DEFAULT_MARGIN, MIN_SLACK_SECONDS / window.per_seconds)
+    if not 0 < margin < 1:
+        raise ValueError("margin must be between 0 and 1: it is the slack that absorbs clock skew and jitter")
+    return margin
 
 
 def _ceil_ms(seconds: float) -> int:
