@@ -229,6 +229,39 @@ def test_no_sliding_window_holds_more_than_the_limit_whatever_the_burst(new_limi
     assert most_in_a_window(times, 1.0) <= 10
 
 
+def counted_writes(dynamodb: Any) -> list[str]:
+    """The schedule writes the client makes from now on (one entry per UpdateItem)."""
+    writes: list[str] = []
+    dynamodb.meta.events.register("before-call.dynamodb.UpdateItem", lambda **kwargs: writes.append("write"))
+    return writes
+
+
+def test_a_call_on_an_idle_schedule_costs_one_write(new_limiter, dynamodb):
+    # Given live calls a second apart on 10 per second: the schedule is idle at each of them
+    clock = FakeClock()
+    limiter = new_limiter(Rate(10, 1), clock)
+    writes = counted_writes(dynamodb)
+    # When 10 calls go
+    for _ in range(10):
+        clock.now += 1.0
+        granted(limiter, clock, 1)
+    # Then each cost one write to the schedule, and went at once
+    assert len(writes) == 10
+    assert clock.slept == []
+
+
+def test_calls_on_a_busy_schedule_cost_one_write_each_once_it_is_busy(new_limiter, dynamodb):
+    # Given a bulk consumer calling back to back on 10 per second
+    clock = FakeClock()
+    limiter = new_limiter(Rate(10, 1), clock)
+    writes = counted_writes(dynamodb)
+    # When 50 calls go
+    times = granted(limiter, clock, 50)
+    # Then only the call that found the idle schedule busy made a second write, and the spacing held
+    assert len(writes) == 51
+    assert most_in_a_window(times, 1.0) <= 10
+
+
 def test_a_limit_of_several_windows_is_spaced_by_the_interval_of_its_slowest_window(new_limiter):
     # Given 30 per 5 s and 200 per 60 s (GrowSurf's first two windows), with the default margins
     clock = FakeClock()

@@ -56,8 +56,9 @@ approved or fulfilled, an update's email taken or referrer assigned already) are
 before they act, not recognised in error bodies.
 
 Rate limit: 30 requests per 5 s, 200 per minute and 10,000 per hour, and 3 concurrent connections
-per key: the hub's default limit keeps all three windows (:mod:`hub.providers.ratelimit.shared`). A 429 has ``code: RATE_LIMIT`` and ``GrowSurf-Retry-After-<Window>-Milliseconds`` headers,
-which :mod:`hub.providers.http` waits out (the longest of them) before retrying.
+per key: the hub's default limit keeps all three windows (:mod:`hub.providers.ratelimit.shared`). A
+429 has ``code: RATE_LIMIT`` and ``GrowSurf-Retry-After-<Window>-Milliseconds`` headers, which
+:mod:`hub.providers.http` waits out (the longest of them) before retrying.
 """
 
 from __future__ import annotations

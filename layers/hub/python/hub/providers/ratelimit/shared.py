@@ -16,10 +16,13 @@ Why this and not the alternatives:
   retries. A token bucket or a sliding log in DynamoDB needs a read, then a write guarded by
   optimistic locking, which fails and retries more the more Lambdas run at once; a fixed-window
   counter lets ``2 x requests`` through across a window boundary.
-* Only when the schedule is idle (``tat`` in the past, or no item yet) does a second write reset
-  it to ``now + interval``, with the slot ``now``; only a race at exactly that moment loops. The
-  failed condition returns the item (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so the
-  limiter decides between "idle" and "too far ahead" without a read.
+* When the schedule is idle (``tat`` in the past, or no item yet) the other write resets it to
+  ``now + interval``, with the slot ``now``. Each limiter tries first the write the schedule needed
+  last time (the reset after an idle schedule, the advance after a busy one), so a live call on a
+  quiet provider and a bulk consumer at the limit alike make one write; the second write comes only
+  when the schedule changed between two acquisitions, and only a race at exactly that moment loops.
+  The failed condition returns the item (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so the
+  limiter decides between "idle", "busy" and "too far ahead" without a read.
 * When the next free slot lies beyond the horizon (``max_ahead``, or the caller's ``max_wait`` if
   sooner), :class:`RateLimited` is raised with ``retry_after`` set to that slot, and nothing is
   reserved. A caller never holds a slot it cannot reach in time, and queues stay bounded.
@@ -68,6 +71,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -115,33 +119,26 @@ class DynamoDBRateLimiter(RateLimiter):
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        windows = rate.windows
-        if any(window.requests < 1 or window.per_seconds <= 0 for window in windows):
-            raise ValueError(f"a rate needs at least one request in a positive time, not {rate}")
-        margins = [_margin(window, margin) for window in windows]
         if max_ahead <= 0:
             raise ValueError("max_ahead must be positive")
-        if not 1 <= burst <= min(window.requests for window in windows):
-            raise ValueError(f"burst must be between 1 and the least requests of the rate's windows, {rate}")
+        spacing = _Spacing.of(rate, margin, burst)
         self.table_name = table_name
         self.key = key
         self.rate = rate
-        self.margin = margins[0]
+        self.margin = spacing.margins[0]
         self.max_ahead = max_ahead
         self.burst = burst
-        # The longest interval any window asks for keeps every window (see the module's notes).
-        self._interval_ms = max(
-            _ceil_ms(window.per_seconds * (1 + m) / (window.requests - burst + 1))
-            for window, m in zip(windows, margins, strict=True)
-        )
+        self._interval_ms = spacing.interval_ms
         self._tolerance_ms = (burst - 1) * self._interval_ms
-        self._late_after = min(window.per_seconds * m for window, m in zip(windows, margins, strict=True)) / 2
+        self._late_after = spacing.late_after
         self._schedule = ScheduleItem(table_name, key, client)
         self._clock = clock
         self._sleep = sleep
         self._concurrency = threading.BoundedSemaphore(rate.concurrency) if rate.concurrency else None
         # Smoothed time DynamoDB takes to answer a reservation, in seconds.
         self._round_trip = 0.0
+        # Whether the last reservation found the schedule idle (a new process expects so).
+        self._idle_last = True
 
     @property
     def interval(self) -> float:
@@ -188,31 +185,43 @@ class DynamoDBRateLimiter(RateLimiter):
         lately measured): a slot of "now" on an idle schedule would already be late when the answer
         arrives, and with a slow answer (a busy table, a cold connection) every call would drop its
         slot and take another, a collapse exactly when the limiter is under load.
+
+        One write when the schedule is as the last acquisition found it: after an idle schedule the
+        restart is tried first (a live call on a quiet provider goes after one write), after a busy
+        one the advance. The other write follows only when the schedule changed in between; a slot
+        beyond the horizon is refused after the first.
         """
         while True:
             horizon = _ceil_ms(self._clock() + ahead) + self._tolerance_ms
             now = self._earliest(horizon)
+            first, second = (self._restart, self._advance) if self._idle_last else (self._advance, self._restart)
             try:
-                new_tat = self._timed(
-                    partial(self._schedule.advance, interval=self._interval_ms, now=now, horizon=horizon)
-                )
+                return first(now, horizon)
             except ConditionFailed as failed:
                 tat = failed.tat
-            else:
-                return max(now, new_tat - self._interval_ms - self._tolerance_ms)
             if tat is not None and tat > horizon:
                 raise RateLimited(
                     "the provider's rate limit is used up; try again shortly",
                     retry_after=(tat - self._tolerance_ms - now) / 1000,
                 )
-            if tat is None or tat < now:
-                now = max(now, self._earliest(horizon))  # the first write took a round trip already
-                try:
-                    self._timed(partial(self._schedule.restart, now=now, tat=now + self._interval_ms))
-                except ConditionFailed:
-                    continue  # another caller took the idle slot first: start again
-                return now
-            # Not reached against DynamoDB: a tat within [now, horizon] passes the first condition.
+            # A round trip has passed: the slot worth taking is later now.
+            now = max(now, self._earliest(horizon))
+            try:
+                return second(now, horizon)
+            except ConditionFailed:
+                continue  # another caller changed the schedule in between: start again
+
+    def _advance(self, now: int, horizon: int) -> int:
+        """The busy schedule's next slot: its time moved one interval on, if within [now, horizon]."""
+        new_tat = self._timed(partial(self._schedule.advance, interval=self._interval_ms, now=now, horizon=horizon))
+        self._idle_last = False
+        return max(now, new_tat - self._interval_ms - self._tolerance_ms)
+
+    def _restart(self, now: int, horizon: int) -> int:
+        """The idle schedule's slot ``now``: its time set one interval after it, if it lay in the past."""
+        self._timed(partial(self._schedule.restart, now=now, tat=now + self._interval_ms))
+        self._idle_last = True
+        return now
 
     def _earliest(self, horizon: int) -> int:
         """The earliest slot worth reserving now (epoch ms): now plus one answer of DynamoDB, within
@@ -227,6 +236,29 @@ class DynamoDBRateLimiter(RateLimiter):
             return write()
         finally:
             self._round_trip += (self._clock() - started - self._round_trip) / 4
+
+
+@dataclass(frozen=True)
+class _Spacing:
+    """How far apart a limit's slots are: the longest interval any of its windows asks for (which
+    keeps every window, see the module's notes), each window's margin, and the lateness a slot may
+    have before it is dropped (half the least slack of any window)."""
+
+    interval_ms: int
+    margins: tuple[float, ...]
+    late_after: float
+
+    @classmethod
+    def of(cls, rate: Rate, margin: float | None, burst: int) -> _Spacing:
+        windows = rate.windows
+        if any(window.requests < 1 or window.per_seconds <= 0 for window in windows):
+            raise ValueError(f"a rate needs at least one request in a positive time, not {rate}")
+        if not 1 <= burst <= min(window.requests for window in windows):
+            raise ValueError(f"burst must be between 1 and the least requests of the rate's windows, {rate}")
+        margins = tuple(_margin(window, margin) for window in windows)
+        pairs = list(zip(windows, margins, strict=True))
+        interval_ms = max(_ceil_ms(w.per_seconds * (1 + m) / (w.requests - burst + 1)) for w, m in pairs)
+        return cls(interval_ms, margins, min(w.per_seconds * m for w, m in pairs) / 2)
 
 
 def _margin(window: Window, margin: float | None) -> float:
